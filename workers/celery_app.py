@@ -1,0 +1,60 @@
+"""The Celery app: at-least-once work, JSON only, no result backend, wake-ups on an explicit queue.
+
+The broker only carries wake-ups ("flush store X"); the database holds the work itself, so a lost
+or doubled message costs nothing: the beat's sweep flushes whatever is still dirty.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+from celery.schedules import crontab
+
+from workers.settings import Settings, get_settings
+
+def broker_folder(settings: Settings) -> Path:
+    """The embedded transport's folder, beside the SQLite database file (or in var/)."""
+    url = settings.database_url
+    base = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else settings.var_dir
+    return base / "broker"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("bcsync", include=["workers.tasks"])
+    options: dict[str, object] = {"visibility_timeout": 3600}
+    if settings.broker_url.startswith("filesystem://"):
+        folder = broker_folder(settings)
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        options |= {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+                    "processed_folder": str(folder / "processed"), "store_processed": False}
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=options,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        task_serializer="json",
+        accept_content=["json"],
+        result_backend=None,
+        task_ignore_result=True,
+        task_default_queue=settings.queue,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        task_publish_retry=False,
+        beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
+        beat_schedule={
+            "sweep-dirty": {"task": "workers.tasks.sweep_dirty", "schedule": 10.0},
+            "reconcile-modified": {"task": "workers.tasks.reconcile_modified", "schedule": 300.0},
+            "check-hooks": {"task": "workers.tasks.check_hooks", "schedule": 900.0},
+            "ometria-errors": {"task": "workers.tasks.collect_ometria_errors", "schedule": 300.0},
+            "prune": {"task": "workers.tasks.prune", "schedule": 3600.0},
+            "nightly-resync": {"task": "workers.tasks.resync_all", "schedule": crontab(hour=3, minute=17)},
+        },
+    )
+    return app
+
+
+app = make_celery(get_settings())

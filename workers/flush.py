@@ -1,0 +1,362 @@
+"""A flush: take up to 250 dirty products of a store, fetch them in one call, push what changed.
+
+    claim ≤250 dirty rows → GET products?id:in=… (1 call) → map (pure) → fingerprint, keep the
+    changed records → push ≤100 a request → record fingerprints → release the rows whose version
+    did not move meanwhile.
+
+Also here: category fan-out (a changed category marks its products and its descendants' dirty),
+the streaming full resync, and the date_modified sweep. Celery tasks (workers.tasks) are glue
+around these; nothing here knows about Celery.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from workers import storage
+from workers.bigcommerce import BigCommerceClient
+from workers.budget import bigcommerce_budget, ometria_budget
+from workers.errors import ConfigurationError, PermanentError, SyncError
+from workers.fingerprint import changed, fingerprint
+from workers.mapping import MappingContext, deactivation, default_store_id, map_product
+from workers.ometria import OmetriaClient
+from workers.settings import Settings, StoreConfig
+from workers.storage import CATEGORY, PRODUCT, session_scope
+
+log = logging.getLogger(__name__)
+
+BATCH = 250
+PUSH_BATCH = 100
+LOOKUP_TTL = 900.0
+MAX_ATTEMPTS = 8
+CONFIG_PAUSE = 300.0
+
+
+def backoff(attempt: int, hint: float | None = None) -> float:
+    """Exponential back-off with full jitter, at least the server's hint, at most 10 minutes."""
+    base = min(600.0, 2.0 * 2**attempt)
+    return min(600.0, max(hint or 0.0, random.uniform(base / 2, base)))  # noqa: S311
+
+
+@dataclass
+class FlushReport:
+    claimed: int = 0
+    fetched: int = 0
+    gone: int = 0
+    records: int = 0
+    pushed: int = 0
+    requests: int = 0
+    released: int = 0
+    failed: int = 0
+    error: str | None = None
+    retry_in: float | None = None
+
+
+@dataclass
+class ResyncReport:
+    products: int = 0
+    records: int = 0
+    changed: int = 0
+    pushed: int = 0
+    gone: int = 0
+    pages: int = 0
+    dry_run: bool = False
+    samples: list[dict] = field(default_factory=list)
+
+
+class Syncer:
+    """Everything one store needs to sync: its config, the two clients, the cached lookups."""
+
+    def __init__(self, settings: Settings, store: StoreConfig, *, bc: BigCommerceClient | None = None,
+                 ometria: OmetriaClient | None = None, lease_seconds: float | None = None) -> None:
+        self.settings, self.store, self.db = settings, store, settings.database_url
+        self.bc = bc or BigCommerceClient(store, budget=bigcommerce_budget(self.db, store.store_hash,
+                                                                           store.rate_reserve))
+        self.ometria = ometria or OmetriaClient(store, budget=ometria_budget(self.db, store.store_hash,
+                                                                             store.ometria_push_rate))
+        self.lease = lease_seconds if lease_seconds is not None else settings.lease_seconds
+        self._ctx: MappingContext | None = None
+        self._ctx_at = 0.0
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def context(self, refresh: bool = False) -> MappingContext:
+        """Category and brand names, site URL and currency: from the database cache when fresh."""
+        now = time.time()
+        if self._ctx and not refresh and now - self._ctx_at < LOOKUP_TTL:
+            return self._ctx
+        with session_scope(self.db) as s:
+            state = storage.store_state(s, self.store.store_hash)
+            cached, cached_at = state.lookups, state.lookups_at
+        if refresh or not cached or now - cached_at > LOOKUP_TTL:
+            cached = {
+                "categories": {str(k): v for k, v in self.bc.category_names().items()},
+                "brands": {str(k): v for k, v in self.bc.brand_names().items()},
+                "site_url": self.bc.site_url(self.store.channel_id),
+                "currency": self.bc.currency(),
+            }
+            with session_scope(self.db) as s:
+                state = storage.store_state(s, self.store.store_hash)
+                state.lookups, state.lookups_at = cached, now
+        site_url = str(cached["site_url"]).rstrip("/")
+        self._ctx = MappingContext(
+            currency=cached["currency"], site_url=site_url,
+            store_id=self.store.ometria_store_id or default_store_id(site_url),
+            category_names={int(k): v for k, v in cached["categories"].items()},
+            brand_names={int(k): v for k, v in cached["brands"].items()},
+        )
+        self._ctx_at = now
+        return self._ctx
+
+    # --- pushing ---------------------------------------------------------------------------
+
+    def plan(self, products: Sequence[dict], gone_ids: Iterable[int], ledger: dict[str, tuple[int, str]]
+             ) -> list[tuple[dict, str, int]]:
+        """The records to push (record, fingerprint, product id): changed ones, plus deactivations
+        of gone products and of variants that vanished from a product that remains."""
+        ctx = self.context()
+        fps = {rid: fp for rid, (_pid, fp) in ledger.items()}
+        by_product: dict[int, list[str]] = {}
+        for rid, (pid, _fp) in ledger.items():
+            by_product.setdefault(pid, []).append(rid)
+        out: list[tuple[dict, str, int]] = []
+        for product in products:
+            pid = int(product["id"])
+            records = map_product(product, ctx)
+            live = {r["id"] for r in records}
+            stale = [deactivation(rid) for rid in by_product.get(pid, ()) if rid not in live]
+            out += [(r, fp, pid) for r, fp in changed([*records, *stale], fps)]
+        for pid in gone_ids:
+            out += [(r, fp, pid) for r, fp in changed([deactivation(rid) for rid in by_product.get(pid, ())], fps)]
+        return out
+
+    def push(self, planned: Sequence[tuple[dict, str, int]], fetched_at: float) -> tuple[int, int, list]:
+        """Push in requests of ≤100, recording each accepted request's fingerprints at once.
+        A 400 for a request is bisected down to the records Ometria refuses; those come back as
+        (record, error) so the caller puts them in the failed list. Returns (pushed, requests, bad)."""
+        pushed = requests = 0
+        bad: list[tuple[dict, int, str]] = []
+        pending = [list(planned[i : i + PUSH_BATCH]) for i in range(0, len(planned), PUSH_BATCH)]
+        while pending:
+            chunk = pending.pop(0)
+            try:
+                self.ometria.push([r for r, _fp, _pid in chunk])
+                requests += 1
+            except PermanentError as exc:
+                requests += 1
+                if len(chunk) == 1:
+                    bad.append((chunk[0][0], chunk[0][2], str(exc)))
+                    continue
+                half = len(chunk) // 2
+                pending[:0] = [chunk[:half], chunk[half:]]
+                continue
+            pushed += len(chunk)
+            self._record(chunk, fetched_at)
+        return pushed, requests, bad
+
+    def _record(self, chunk: Sequence[tuple[dict, str, int]], fetched_at: float) -> None:
+        entries = [(r["id"], pid, fp, bool(r.get("is_active"))) for r, fp, pid in chunk]
+        with session_scope(self.db) as s:
+            storage.record_pushed(s, self.store.store_hash, entries)
+
+    # --- the flush -------------------------------------------------------------------------
+
+    def paused(self) -> float:
+        with session_scope(self.db) as s:
+            state = storage.store_state(s, self.store.store_hash)
+            return max(0.0, state.paused_until - time.time())
+
+    def flush_batch(self) -> FlushReport | None:
+        """Flush one batch of dirty products. None when there was nothing to claim."""
+        token = uuid.uuid4().hex
+        sh = self.store.store_hash
+        with session_scope(self.db) as s:
+            claimed = storage.claim(s, sh, PRODUCT, token, BATCH, self.lease)
+        if not claimed:
+            return None
+        ids = sorted(claimed)
+        report = FlushReport(claimed=len(ids))
+        try:
+            fetched_at = time.time()
+            products = self.bc.products_by_ids(ids)
+            report.fetched = len(products)
+            present = {int(p["id"]) for p in products}
+            gone = [i for i in ids if i not in present]
+            report.gone = len(gone)
+            with session_scope(self.db) as s:
+                ledger = storage.ledger_for_products(s, sh, ids)
+            planned = self.plan(products, gone, ledger)
+            report.records = len(planned)
+            report.pushed, report.requests, bad = self.push(planned, fetched_at)
+            report.failed = len(bad)
+            self._record_bad(bad)
+        except SyncError as exc:
+            self._fail(token, ids, exc, report)
+            return report
+        with session_scope(self.db) as s:
+            report.released = storage.release_done(s, sh, PRODUCT, token, ids)
+        return report
+
+    def _fail(self, token: str, ids: list[int], exc: SyncError, report: FlushReport) -> None:
+        """Give the rows back for a retry with back-off; after MAX_ATTEMPTS (or at once for a
+        permanent error) they go to the failed list; a configuration error pauses the store."""
+        sh, now = self.store.store_hash, time.time()
+        report.error = f"{type(exc).__name__}: {exc}"
+        tb = traceback.format_exc()
+        with session_scope(self.db) as s:
+            attempts = max((r.attempts for r in s.query(storage.Dirty).filter(
+                storage.Dirty.store_hash == sh, storage.Dirty.entity == PRODUCT,
+                storage.Dirty.entity_id.in_(ids), storage.Dirty.claimed_by == token)), default=0) + 1
+            if isinstance(exc, ConfigurationError):
+                state = storage.store_state(s, sh)
+                state.paused_until, state.pause_reason = now + CONFIG_PAUSE, report.error
+                storage.release_failed(s, sh, PRODUCT, token, ids, report.error, now + CONFIG_PAUSE)
+                storage.record_failure(s, store_hash=sh, task="flush", entity=PRODUCT, entity_ids=[],
+                                       kind="configuration", error=report.error, traceback=tb)
+                report.retry_in = CONFIG_PAUSE
+                log.error("store %s paused for %.0fs: %s", sh, CONFIG_PAUSE, report.error)
+            elif isinstance(exc, PermanentError) or attempts >= MAX_ATTEMPTS:
+                storage.record_failure(s, store_hash=sh, task="flush", entity=PRODUCT, entity_ids=ids,
+                                       kind=exc.kind, error=report.error, traceback=tb, attempts=attempts)
+                storage.drop_dirty(s, sh, PRODUCT, ids)
+                report.failed = len(ids)
+                log.error("flush of %d products of store %s failed for good: %s", len(ids), sh, report.error)
+            else:
+                report.retry_in = backoff(attempts, exc.retry_after)
+                storage.release_failed(s, sh, PRODUCT, token, ids, report.error, now + report.retry_in)
+                log.warning("flush of %d products of store %s failed (attempt %d), retry in %.1fs: %s",
+                            len(ids), sh, attempts, report.retry_in, report.error)
+
+    # --- categories ------------------------------------------------------------------------
+
+    def expand_categories(self) -> int:
+        """Turn dirty categories into dirty products (the category and all its descendants).
+        Returns the number of products marked."""
+        token = uuid.uuid4().hex
+        sh = self.store.store_hash
+        with session_scope(self.db) as s:
+            claimed = storage.claim(s, sh, CATEGORY, token, 50, self.lease)
+        if not claimed:
+            return 0
+        try:
+            self.context(refresh=True)  # names may have changed
+            children = self.bc.category_children()
+            todo, seen = list(claimed), set()
+            while todo:
+                cid = todo.pop()
+                if cid not in seen:
+                    seen.add(cid)
+                    todo += children.get(cid, [])
+            marked = 0
+            for cid in sorted(seen):  # one category per query: safe whatever categories:in means
+                for page in self.bc.iter_product_pages(category_id=cid, include="", include_fields="id"):
+                    with session_scope(self.db) as s:
+                        marked += storage.mark_dirty(s, sh, PRODUCT, [int(p["id"]) for p in page], "category")
+        except SyncError as exc:
+            with session_scope(self.db) as s:
+                retry = time.time() + backoff(1, exc.retry_after)
+                storage.release_failed(s, sh, CATEGORY, token, list(claimed), str(exc), retry)
+            log.warning("category fan-out for store %s failed, will retry: %s", sh, exc)
+            return 0
+        with session_scope(self.db) as s:
+            storage.release_done(s, sh, CATEGORY, token, list(claimed))
+        return marked
+
+    # --- resync and sweep -------------------------------------------------------------------
+
+    def resync_all(self, dry_run: bool = False, progress=None) -> ResyncReport:  # type: ignore[no-untyped-def]
+        """Stream the whole catalogue in pages of 250 and push only what changed; memory stays
+        bounded by one page. Products Ometria has (per the ledger) that the pages did not show are
+        marked dirty, so a flush confirms with `id:in` before deactivating them (pages can shift
+        while products are deleted mid-resync).
+
+        Race with a concurrent flush: each page's products are claimed as dirty rows before being
+        pushed. A product that already has a dirty row, or whose ledger row was written after the
+        page was fetched, is left to the flush, which fetches it fresh."""
+        sh = self.store.store_hash
+        report = ResyncReport(dry_run=dry_run)
+        started = time.time()
+        seen: set[int] = set()
+        for page in self.bc.iter_product_pages():
+            fetched_at = time.time()
+            report.pages += 1
+            ids = [int(p["id"]) for p in page]
+            seen.update(ids)
+            token = uuid.uuid4().hex
+            with session_scope(self.db) as s:
+                ledger = storage.ledger_for_products(s, sh, ids)
+                if not dry_run:
+                    recent = storage.pushed_since(s, sh, ids, fetched_at)
+                    owned = storage.claim_new(s, sh, PRODUCT, [i for i in ids if i not in recent], token,
+                                              self.lease, "resync")
+                    page = [p for p in page if int(p["id"]) in owned]
+            planned = self.plan(page, [], ledger)
+            report.products += len(page)
+            report.changed += len(planned)
+            if dry_run:
+                report.samples += [r for r, _fp, _pid in planned[: max(0, 20 - len(report.samples))]]
+            else:
+                pushed, _requests, bad = self.push(planned, fetched_at)
+                report.pushed += pushed
+                self._record_bad(bad)
+                with session_scope(self.db) as s:
+                    storage.release_done(s, sh, PRODUCT, token, [int(p["id"]) for p in page])
+            if progress:
+                progress(report)
+        with session_scope(self.db) as s:
+            known = set(s.scalars(storage.select(storage.Ledger.product_id).where(
+                storage.Ledger.store_hash == sh, storage.Ledger.is_active.is_(True),
+                storage.Ledger.pushed_at < started).distinct()))
+            gone = sorted(known - seen)
+            report.gone = len(gone)
+            if gone and not dry_run:
+                storage.mark_dirty(s, sh, PRODUCT, gone, "resync-gone")
+        return report
+
+    def _record_bad(self, bad: Sequence[tuple[dict, int, str]]) -> None:
+        for record, pid, error in bad:
+            with session_scope(self.db) as s:
+                storage.record_failure(s, store_hash=self.store.store_hash, task="flush", entity=PRODUCT,
+                                       entity_ids=[pid], kind="permanent",
+                                       error=f"Ometria refused record {record['id']}: {error}",
+                                       record_id=record["id"])
+
+    def sweep_modified(self, overlap: float = 120.0) -> int:
+        """Mark dirty whatever the store modified since the last sweep (minus an overlap): catches
+        callbacks that never came (deactivated hooks, image changes). Returns products marked."""
+        sh = self.store.store_hash
+        started = time.time()
+        with session_scope(self.db) as s:
+            state = storage.store_state(s, sh)
+            since = state.last_sweep_at
+        if since <= 0:  # first sweep: start the watermark; the initial load is `bcsync resync all`
+            with session_scope(self.db) as s:
+                storage.store_state(s, sh).last_sweep_at = started
+            return 0
+        stamp = datetime.fromtimestamp(since - overlap, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        marked = 0
+        for page in self.bc.iter_product_pages(date_modified_min=stamp, include="", include_fields="id"):
+            with session_scope(self.db) as s:
+                marked += storage.mark_dirty(s, sh, PRODUCT, [int(p["id"]) for p in page], "sweep")
+        with session_scope(self.db) as s:
+            storage.store_state(s, sh).last_sweep_at = started
+        return marked
+
+
+def drain(syncer: Syncer, deadline: float) -> Iterator[FlushReport]:
+    """Flush batch after batch until nothing is claimable or the deadline passes."""
+    syncer.expand_categories()
+    while time.time() < deadline:
+        report = syncer.flush_batch()
+        if report is None:
+            return
+        yield report
+        if report.error:
+            return
