@@ -3,6 +3,7 @@ as subprocesses against a sandbox, and compares the sandbox Ometria with the exp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -26,7 +27,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.25, what: str = "condition") -> Any:
+def wait_until(
+    pred: Callable[[], Any], timeout: float, interval: float = 0.25, what: str = "condition"
+) -> Any:
     deadline = time.time() + timeout
     last: Any = None
     while time.time() < deadline:
@@ -37,27 +40,37 @@ def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.25, 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def service_env(*, bc_url: str, ometria_url: str, db_url: str, broker_url: str, var_dir: Path,
-                queue: str = "bcsync", **extra: str) -> dict[str, str]:
+def service_env(
+    *,
+    bc_url: str,
+    ometria_url: str,
+    db_url: str,
+    broker_url: str,
+    var_dir: Path,
+    queue: str = "bcsync",
+    **extra: str,
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BIGCOMMERCE_", "OMETRIA_", "SYNC_"))}
-    env.update({
-        "BIGCOMMERCE_STORE_HASH": S.SANDBOX_STORE_HASH,
-        "BIGCOMMERCE_ACCESS_TOKEN": S.SANDBOX_ACCESS_TOKEN,
-        "BIGCOMMERCE_CLIENT_SECRET": S.SANDBOX_CLIENT_SECRET,
-        "WEBHOOK_SECRET": S.SANDBOX_WEBHOOK_SECRET,
-        "BIGCOMMERCE_API_URL": bc_url,
-        "OMETRIA_API_KEY": S.SANDBOX_OMETRIA_KEY,
-        "OMETRIA_API_URL": ometria_url,
-        "OMETRIA_PUSH_RATE": "20",
-        "DATABASE_URL": db_url,
-        "CELERY_BROKER_URL": broker_url,
-        "BCSYNC_VAR_DIR": str(var_dir),
-        "BCSYNC_QUEUE": queue,
-        "BCSYNC_ENV_FILE": str(var_dir / "none.env"),
-        "SYNC_DEBOUNCE_SECONDS": "0.5",
-        "SYNC_LEASE_SECONDS": "15",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "BIGCOMMERCE_STORE_HASH": S.SANDBOX_STORE_HASH,
+            "BIGCOMMERCE_ACCESS_TOKEN": S.SANDBOX_ACCESS_TOKEN,
+            "BIGCOMMERCE_CLIENT_SECRET": S.SANDBOX_CLIENT_SECRET,
+            "WEBHOOK_SECRET": S.SANDBOX_WEBHOOK_SECRET,
+            "BIGCOMMERCE_API_URL": bc_url,
+            "OMETRIA_API_KEY": S.SANDBOX_OMETRIA_KEY,
+            "OMETRIA_API_URL": ometria_url,
+            "OMETRIA_PUSH_RATE": "20",
+            "DATABASE_URL": db_url,
+            "CELERY_BROKER_URL": broker_url,
+            "BCSYNC_VAR_DIR": str(var_dir),
+            "BCSYNC_QUEUE": queue,
+            "BCSYNC_ENV_FILE": str(var_dir / "none.env"),
+            "SYNC_DEBOUNCE_SECONDS": "0.5",
+            "SYNC_LEASE_SECONDS": "15",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -81,40 +94,82 @@ class Stack:
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115 — lives as long as the process
-        proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd(), start_new_session=True
+        )
         self.procs[name] = proc
         return proc
 
     def start_web(self, workers: int = 2) -> None:
-        self._spawn("web", [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", "4", "--bind",
-                            f"127.0.0.1:{self.port}", "consumer.wsgi:app"])
+        self._spawn(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "--workers",
+                str(workers),
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "consumer.wsgi:app",
+            ],
+        )
         import requests
 
         wait_until(lambda: _ok(requests, f"{self.web_url}/healthz"), 30, what="gunicorn")
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
-        proc = self._spawn(name, [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--queues",
-                                  self.env["BCSYNC_QUEUE"], "--concurrency", str(concurrency), "--loglevel",
-                                  "info", "--hostname", f"{name}-{self.port}@%h", "--without-gossip",
-                                  "--without-mingle"])
+        proc = self._spawn(
+            name,
+            [
+                str(BIN / "celery"),
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "--queues",
+                self.env["BCSYNC_QUEUE"],
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "info",
+                "--hostname",
+                f"{name}-{self.port}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
         wait_until(lambda: b"ready" in (self.var_dir / f"{name}.log").read_bytes(), 60, what=f"{name} ready")
         return proc
 
     def start_beat(self) -> None:
-        self._spawn("beat", [str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--loglevel", "info",
-                             "--schedule", str(self.var_dir / "beat-schedule")])
+        self._spawn(
+            "beat",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "workers.celery_app",
+                "beat",
+                "--loglevel",
+                "info",
+                "--schedule",
+                str(self.var_dir / "beat-schedule"),
+            ],
+        )
 
     def bcsync(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "bcsync"), *args], env=self.env, capture_output=True, text=True,
-                              check=check, timeout=timeout)
+        return subprocess.run(
+            [str(BIN / "bcsync"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
+        )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         proc.wait(30)
 
     def stop(self) -> None:
@@ -124,10 +179,8 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(15)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.procs.pop(name, None)
 
     def logs(self, name: str) -> str:
@@ -149,7 +202,9 @@ def expected_records(snapshot: dict, store_id: str = "") -> dict[str, dict]:
     """The Ometria records the store's current state maps to (DESIGN.md's table, workers.mapping)."""
     site = str(snapshot["site_url"]).rstrip("/")
     ctx = MappingContext(
-        currency=snapshot["currency"], site_url=site, store_id=store_id or default_store_id(site),
+        currency=snapshot["currency"],
+        site_url=site,
+        store_id=store_id or default_store_id(site),
         category_names={int(c.get("category_id", c.get("id"))): c["name"] for c in snapshot["categories"]},
         brand_names={int(b["id"]): b["name"] for b in snapshot["brands"]},
     )

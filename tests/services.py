@@ -49,11 +49,7 @@ def fresh_pg_database() -> Iterator[str]:
     finally:
         from workers.storage import get_engine
 
-        for url in [PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"]:
-            try:
-                get_engine(url).dispose()
-            except Exception:  # noqa: S110 — best effort before the drop
-                pass
+        get_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}").dispose()  # close our pool before the drop
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

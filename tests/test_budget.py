@@ -18,8 +18,15 @@ def _acquire_in_another_process(db_url: str, out: mp.Queue) -> None:
 def test_a_429_seen_by_one_process_pauses_the_other(db_url: str) -> None:
     first = SharedBudget(db_url, "st", "bigcommerce", quota=150, window=30.0, reserve=10)
     first.acquire()
-    first.observe(429, {"X-Rate-Limit-Time-Reset-Ms": "2000", "X-Rate-Limit-Requests-Left": "0",
-                        "X-Rate-Limit-Requests-Quota": "150", "X-Rate-Limit-Time-Window-Ms": "30000"})
+    first.observe(
+        429,
+        {
+            "X-Rate-Limit-Time-Reset-Ms": "2000",
+            "X-Rate-Limit-Requests-Left": "0",
+            "X-Rate-Limit-Requests-Quota": "150",
+            "X-Rate-Limit-Time-Window-Ms": "30000",
+        },
+    )
     paused_at = time.time()
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
@@ -38,11 +45,19 @@ def test_the_reserve_is_left_for_other_apps_and_the_window_reset_frees_it(db_url
         slept.append(seconds)
         now[0] += seconds
 
-    budget = SharedBudget(db_url, "st", "bigcommerce", quota=150, window=30.0, reserve=10,
-                          sleep=sleep, clock=lambda: now[0])
+    budget = SharedBudget(
+        db_url, "st", "bigcommerce", quota=150, window=30.0, reserve=10, sleep=sleep, clock=lambda: now[0]
+    )
     budget.acquire()
-    budget.observe(200, {"X-Rate-Limit-Requests-Left": "11", "X-Rate-Limit-Requests-Quota": "150",
-                         "X-Rate-Limit-Time-Reset-Ms": "4000", "X-Rate-Limit-Time-Window-Ms": "30000"})
+    budget.observe(
+        200,
+        {
+            "X-Rate-Limit-Requests-Left": "11",
+            "X-Rate-Limit-Requests-Quota": "150",
+            "X-Rate-Limit-Time-Reset-Ms": "4000",
+            "X-Rate-Limit-Time-Window-Ms": "30000",
+        },
+    )
     budget.acquire()  # 11 left, 10 reserved: one may still go
     assert now[0] <= 1004.0
     budget.acquire()  # none left above the reserve: only after the window resets
@@ -58,7 +73,9 @@ def test_a_429_without_headers_means_platform_load_and_backs_off(db_url: str) ->
         slept.append(seconds)
         now[0] += seconds
 
-    budget = SharedBudget(db_url, "st", "bigcommerce", quota=150, window=30.0, sleep=sleep, clock=lambda: now[0])
+    budget = SharedBudget(
+        db_url, "st", "bigcommerce", quota=150, window=30.0, sleep=sleep, clock=lambda: now[0]
+    )
     budget.acquire()
     budget.observe(429, {})
     budget.acquire()

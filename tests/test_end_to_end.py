@@ -33,8 +33,14 @@ def running(request, tmp_path) -> Iterator[tuple[Stack, object]]:  # type: ignor
         else:
             db = stack_ctx.enter_context(fresh_pg_database())
             broker = redis_url() if request.param == "postgres-redis" else rabbit_url()
-        env = service_env(bc_url=sb.bc_url, ometria_url=sb.ometria_url, db_url=db, broker_url=broker,
-                          var_dir=tmp_path, queue=f"bcsync-{uuid.uuid4().hex[:8]}")
+        env = service_env(
+            bc_url=sb.bc_url,
+            ometria_url=sb.ometria_url,
+            db_url=db,
+            broker_url=broker,
+            var_dir=tmp_path,
+            queue=f"bcsync-{uuid.uuid4().hex[:8]}",
+        )
         stack = Stack(env=env, var_dir=tmp_path)
         stack_ctx.callback(stack.stop)
         stack.start_web()
@@ -60,8 +66,10 @@ def settle(stack: Stack, sb, timeout: float = 60) -> None:  # type: ignore[no-un
         wait_until(quiet, timeout, interval=0.5, what="Ometria to equal the store")
     except AssertionError:
         problems = drift(expected_records(client.snapshot()), client.records())
-        pytest.fail(f"{len(problems)} differences, e.g. {problems[:5]}\n--- worker log ---\n"
-                    f"{stack.logs('worker')[-4000:]}\n--- web log ---\n{stack.logs('web')[-2000:]}")
+        pytest.fail(
+            f"{len(problems)} differences, e.g. {problems[:5]}\n--- worker log ---\n"
+            f"{stack.logs('worker')[-4000:]}\n--- web log ---\n{stack.logs('web')[-2000:]}"
+        )
 
 
 def test_changes_flow_from_store_to_ometria(running) -> None:  # type: ignore[no-untyped-def]
@@ -87,8 +95,12 @@ def test_changes_flow_from_store_to_ometria(running) -> None:  # type: ignore[no
     client.update_product(target["id"], price=123.45, sale_price=99.5, name="Renamed in the store")
     client.mutate("delete_product", product_id=gone["id"])
     client.update_product(hidden["id"], is_visible=False)
-    client.mutate("update_variant", product_id=vprod["id"], variant_id=variant["id"],
-                  fields={"price": 77.0, "purchasing_disabled": True})
+    client.mutate(
+        "update_variant",
+        product_id=vprod["id"],
+        variant_id=variant["id"],
+        fields={"price": 77.0, "purchasing_disabled": True},
+    )
     client.mutate("set_product_inventory", product_id=plain[3]["id"], value=0)
     cat_id = next(c for p in products[5:] for c in p.get("categories", []))
     client.mutate("update_category", category_id=cat_id, name="Renamed category")
@@ -97,14 +109,20 @@ def test_changes_flow_from_store_to_ometria(running) -> None:  # type: ignore[no
 
     records = client.records()
     parent = records[str(target["id"])]
-    assert (parent["price"], parent["special_price"], parent["title"]) == (123.45, 99.5, "Renamed in the store")
+    assert (parent["price"], parent["special_price"], parent["title"]) == (
+        123.45,
+        99.5,
+        "Renamed in the store",
+    )
     assert parent["listings"][0]["price"] == 123.45
     assert records[str(gone["id"])]["is_active"] is False
     assert all(r["is_active"] is False for rid, r in records.items() if rid.startswith(f"{gone['id']}-"))
     assert records[str(hidden["id"])]["is_active"] is False
     vrec = records[f"{vprod['id']}-{variant['id']}"]
     assert (vrec["price"], vrec["is_active"]) == (77.0, False)
-    labels = {a["label"] for r in records.values() for a in r.get("attributes") or [] if a["type"] == "category"}
+    labels = {
+        a["label"] for r in records.values() for a in r.get("attributes") or [] if a["type"] == "category"
+    }
     assert "Renamed category" in labels
     new_id = str(created["entity"]["id"])
     assert records[new_id]["is_active"] in (True, False) and records[new_id]["title"]

@@ -110,11 +110,14 @@ def test_webhook_ids_are_remembered_once(db_url: str) -> None:
 
 def test_failures_for_the_same_work_bump_one_entry(db_url: str) -> None:
     with session_scope(db_url) as s:
-        a = storage.record_failure(s, store_hash="st", task="flush", entity=PRODUCT, entity_ids=[3, 1],
-                                   kind="transient", error="x")
-        b = storage.record_failure(s, store_hash="st", task="flush", entity=PRODUCT, entity_ids=[1, 3],
-                                   kind="transient", error="y")
-        c = storage.record_failure(s, store_hash="st", task="flush", entity=PRODUCT, entity_ids=[4],
-                                   kind="permanent", error="z")
+        a = storage.record_failure(
+            s, store_hash="st", task="flush", entity=PRODUCT, entity_ids=[3, 1], kind="transient", error="x"
+        )
+        b = storage.record_failure(
+            s, store_hash="st", task="flush", entity=PRODUCT, entity_ids=[1, 3], kind="transient", error="y"
+        )
+        c = storage.record_failure(
+            s, store_hash="st", task="flush", entity=PRODUCT, entity_ids=[4], kind="permanent", error="z"
+        )
     assert a.id == b.id != c.id
     assert b.attempts == 2 and b.error == "y"

@@ -35,8 +35,18 @@ def _header(headers: Mapping[str, str], name: str) -> float | None:
 class SharedBudget:
     """A window quota shared through the database. `acquire()` blocks until a request may go."""
 
-    def __init__(self, db_url: str, store_hash: str, api: str, *, quota: int, window: float, reserve: int = 0,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        store_hash: str,
+        api: str,
+        *,
+        quota: int,
+        window: float,
+        reserve: int = 0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.db_url, self.store_hash, self.api = db_url, store_hash, api
         self.default_quota, self.window, self.reserve = quota, window, reserve
         self._sleep, self._clock = sleep, clock
@@ -45,8 +55,15 @@ class SharedBudget:
     def _row(self, session) -> RateBudget:  # type: ignore[no-untyped-def]
         row = session.get(RateBudget, (self.store_hash, self.api), with_for_update=True)
         if row is None:
-            row = RateBudget(store_hash=self.store_hash, api=self.api, quota=self.default_quota,
-                             left=self.default_quota, window_reset_at=0.0, paused_until=0.0, in_flight=0)
+            row = RateBudget(
+                store_hash=self.store_hash,
+                api=self.api,
+                quota=self.default_quota,
+                left=self.default_quota,
+                window_reset_at=0.0,
+                paused_until=0.0,
+                in_flight=0,
+            )
             session.add(row)
             session.flush()
         return row
@@ -98,13 +115,23 @@ class SharedBudget:
                 row.left = int(left)
                 row.window_reset_at = now + reset_ms / 1000.0
             if status == 429:
-                pause = (reset_ms / 1000.0 if reset_ms is not None
-                         else retry_after if retry_after is not None
-                         else PLATFORM_BACKOFF if self.api == "bigcommerce" else 1.0)
+                pause = (
+                    reset_ms / 1000.0
+                    if reset_ms is not None
+                    else retry_after
+                    if retry_after is not None
+                    else PLATFORM_BACKOFF
+                    if self.api == "bigcommerce"
+                    else 1.0
+                )
                 row.paused_until = max(row.paused_until, now + pause)
                 row.left = 0
-                log.warning("%s answered 429 for store %s: every worker pauses %.1fs", self.api,
-                            self.store_hash, pause)
+                log.warning(
+                    "%s answered 429 for store %s: every worker pauses %.1fs",
+                    self.api,
+                    self.store_hash,
+                    pause,
+                )
             elif queue_left is not None and queue_limit:
                 # Ometria's queue is filling: slow down in proportion, up to 2 s between pushes
                 share = queue_left / queue_limit

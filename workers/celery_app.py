@@ -13,6 +13,7 @@ from celery.schedules import crontab
 
 from workers.settings import Settings, get_settings
 
+
 def broker_folder(settings: Settings) -> Path:
     """The embedded transport's folder, beside the SQLite database file (or in var/)."""
     url = settings.database_url
@@ -27,8 +28,12 @@ def make_celery(settings: Settings) -> Celery:
         folder = broker_folder(settings)
         for sub in ("queue", "processed"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        options |= {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-                    "processed_folder": str(folder / "processed"), "store_processed": False}
+        options |= {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
     app.conf.update(
         broker_url=settings.broker_url,
         broker_transport_options=options,
@@ -46,10 +51,16 @@ def make_celery(settings: Settings) -> Celery:
         task_publish_retry=False,
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
         beat_schedule={
-            "sweep-dirty": {"task": "workers.tasks.sweep_dirty", "schedule": 10.0},
-            "reconcile-modified": {"task": "workers.tasks.reconcile_modified", "schedule": 300.0},
-            "check-hooks": {"task": "workers.tasks.check_hooks", "schedule": 900.0},
-            "ometria-errors": {"task": "workers.tasks.collect_ometria_errors", "schedule": 300.0},
+            "sweep-dirty": {"task": "workers.tasks.sweep_dirty", "schedule": settings.sweep_seconds},
+            "reconcile-modified": {
+                "task": "workers.tasks.reconcile_modified",
+                "schedule": settings.reconcile_seconds,
+            },
+            "check-hooks": {"task": "workers.tasks.check_hooks", "schedule": settings.hooks_check_seconds},
+            "ometria-errors": {
+                "task": "workers.tasks.collect_ometria_errors",
+                "schedule": settings.errors_seconds,
+            },
             "prune": {"task": "workers.tasks.prune", "schedule": 3600.0},
             "nightly-resync": {"task": "workers.tasks.resync_all", "schedule": crontab(hour=3, minute=17)},
         },

@@ -24,7 +24,7 @@ from workers import storage
 from workers.bigcommerce import BigCommerceClient
 from workers.budget import bigcommerce_budget, ometria_budget
 from workers.errors import ConfigurationError, PermanentError, SyncError
-from workers.fingerprint import changed, fingerprint
+from workers.fingerprint import changed
 from workers.mapping import MappingContext, deactivation, default_store_id, map_product
 from workers.ometria import OmetriaClient
 from workers.settings import Settings, StoreConfig
@@ -74,16 +74,26 @@ class ResyncReport:
 class Syncer:
     """Everything one store needs to sync: its config, the two clients, the cached lookups."""
 
-    def __init__(self, settings: Settings, store: StoreConfig, *, bc: BigCommerceClient | None = None,
-                 ometria: OmetriaClient | None = None, lease_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: StoreConfig,
+        *,
+        bc: BigCommerceClient | None = None,
+        ometria: OmetriaClient | None = None,
+        lease_seconds: float | None = None,
+    ) -> None:
         self.settings, self.store, self.db = settings, store, settings.database_url
-        self.bc = bc or BigCommerceClient(store, budget=bigcommerce_budget(self.db, store.store_hash,
-                                                                           store.rate_reserve))
-        self.ometria = ometria or OmetriaClient(store, budget=ometria_budget(self.db, store.store_hash,
-                                                                             store.ometria_push_rate))
+        self.bc = bc or BigCommerceClient(
+            store, budget=bigcommerce_budget(self.db, store.store_hash, store.rate_reserve)
+        )
+        self.ometria = ometria or OmetriaClient(
+            store, budget=ometria_budget(self.db, store.store_hash, store.ometria_push_rate)
+        )
         self.lease = lease_seconds if lease_seconds is not None else settings.lease_seconds
         self._ctx: MappingContext | None = None
         self._ctx_at = 0.0
+        self._children: dict[int, list[int]] = {}
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -95,9 +105,11 @@ class Syncer:
         with session_scope(self.db) as s:
             state = storage.store_state(s, self.store.store_hash)
             cached, cached_at = state.lookups, state.lookups_at
-        if refresh or not cached or now - cached_at > LOOKUP_TTL:
+        if refresh or not cached or now - cached_at > LOOKUP_TTL or "children" not in cached:
+            tree = self.bc.category_tree()
             cached = {
-                "categories": {str(k): v for k, v in self.bc.category_names().items()},
+                "categories": {str(k): v for k, v in tree.names.items()},
+                "children": {str(k): v for k, v in tree.children.items()},
                 "brands": {str(k): v for k, v in self.bc.brand_names().items()},
                 "site_url": self.bc.site_url(self.store.channel_id),
                 "currency": self.bc.currency(),
@@ -107,18 +119,21 @@ class Syncer:
                 state.lookups, state.lookups_at = cached, now
         site_url = str(cached["site_url"]).rstrip("/")
         self._ctx = MappingContext(
-            currency=cached["currency"], site_url=site_url,
+            currency=cached["currency"],
+            site_url=site_url,
             store_id=self.store.ometria_store_id or default_store_id(site_url),
             category_names={int(k): v for k, v in cached["categories"].items()},
             brand_names={int(k): v for k, v in cached["brands"].items()},
         )
         self._ctx_at = now
+        self._children = {int(k): [int(c) for c in v] for k, v in cached["children"].items()}
         return self._ctx
 
     # --- pushing ---------------------------------------------------------------------------
 
-    def plan(self, products: Sequence[dict], gone_ids: Iterable[int], ledger: dict[str, tuple[int, str]]
-             ) -> list[tuple[dict, str, int]]:
+    def plan(
+        self, products: Sequence[dict], gone_ids: Iterable[int], ledger: dict[str, tuple[int, str]]
+    ) -> list[tuple[dict, str, int]]:
         """The records to push (record, fingerprint, product id): changed ones, plus deactivations
         of gone products and of variants that vanished from a product that remains."""
         ctx = self.context()
@@ -134,10 +149,12 @@ class Syncer:
             stale = [deactivation(rid) for rid in by_product.get(pid, ()) if rid not in live]
             out += [(r, fp, pid) for r, fp in changed([*records, *stale], fps)]
         for pid in gone_ids:
-            out += [(r, fp, pid) for r, fp in changed([deactivation(rid) for rid in by_product.get(pid, ())], fps)]
+            out += [
+                (r, fp, pid) for r, fp in changed([deactivation(rid) for rid in by_product.get(pid, ())], fps)
+            ]
         return out
 
-    def push(self, planned: Sequence[tuple[dict, str, int]], fetched_at: float) -> tuple[int, int, list]:
+    def push(self, planned: Sequence[tuple[dict, str, int]]) -> tuple[int, int, list]:
         """Push in requests of ≤100, recording each accepted request's fingerprints at once.
         A 400 for a request is bisected down to the records Ometria refuses; those come back as
         (record, error) so the caller puts them in the failed list. Returns (pushed, requests, bad)."""
@@ -158,10 +175,10 @@ class Syncer:
                 pending[:0] = [chunk[:half], chunk[half:]]
                 continue
             pushed += len(chunk)
-            self._record(chunk, fetched_at)
+            self._record(chunk)
         return pushed, requests, bad
 
-    def _record(self, chunk: Sequence[tuple[dict, str, int]], fetched_at: float) -> None:
+    def _record(self, chunk: Sequence[tuple[dict, str, int]]) -> None:
         entries = [(r["id"], pid, fp, bool(r.get("is_active"))) for r, fp, pid in chunk]
         with session_scope(self.db) as s:
             storage.record_pushed(s, self.store.store_hash, entries)
@@ -184,7 +201,6 @@ class Syncer:
         ids = sorted(claimed)
         report = FlushReport(claimed=len(ids))
         try:
-            fetched_at = time.time()
             products = self.bc.products_by_ids(ids)
             report.fetched = len(products)
             present = {int(p["id"]) for p in products}
@@ -194,7 +210,7 @@ class Syncer:
                 ledger = storage.ledger_for_products(s, sh, ids)
             planned = self.plan(products, gone, ledger)
             report.records = len(planned)
-            report.pushed, report.requests, bad = self.push(planned, fetched_at)
+            report.pushed, report.requests, bad = self.push(planned)
             report.failed = len(bad)
             self._record_bad(bad)
         except SyncError as exc:
@@ -211,28 +227,63 @@ class Syncer:
         report.error = f"{type(exc).__name__}: {exc}"
         tb = traceback.format_exc()
         with session_scope(self.db) as s:
-            attempts = max((r.attempts for r in s.query(storage.Dirty).filter(
-                storage.Dirty.store_hash == sh, storage.Dirty.entity == PRODUCT,
-                storage.Dirty.entity_id.in_(ids), storage.Dirty.claimed_by == token)), default=0) + 1
+            attempts = (
+                max(
+                    (
+                        r.attempts
+                        for r in s.query(storage.Dirty).filter(
+                            storage.Dirty.store_hash == sh,
+                            storage.Dirty.entity == PRODUCT,
+                            storage.Dirty.entity_id.in_(ids),
+                            storage.Dirty.claimed_by == token,
+                        )
+                    ),
+                    default=0,
+                )
+                + 1
+            )
             if isinstance(exc, ConfigurationError):
                 state = storage.store_state(s, sh)
                 state.paused_until, state.pause_reason = now + CONFIG_PAUSE, report.error
                 storage.release_failed(s, sh, PRODUCT, token, ids, report.error, now + CONFIG_PAUSE)
-                storage.record_failure(s, store_hash=sh, task="flush", entity=PRODUCT, entity_ids=[],
-                                       kind="configuration", error=report.error, traceback=tb)
+                storage.record_failure(
+                    s,
+                    store_hash=sh,
+                    task="flush",
+                    entity=PRODUCT,
+                    entity_ids=[],
+                    kind="configuration",
+                    error=report.error,
+                    traceback=tb,
+                )
                 report.retry_in = CONFIG_PAUSE
                 log.error("store %s paused for %.0fs: %s", sh, CONFIG_PAUSE, report.error)
             elif isinstance(exc, PermanentError) or attempts >= MAX_ATTEMPTS:
-                storage.record_failure(s, store_hash=sh, task="flush", entity=PRODUCT, entity_ids=ids,
-                                       kind=exc.kind, error=report.error, traceback=tb, attempts=attempts)
+                storage.record_failure(
+                    s,
+                    store_hash=sh,
+                    task="flush",
+                    entity=PRODUCT,
+                    entity_ids=ids,
+                    kind=exc.kind,
+                    error=report.error,
+                    traceback=tb,
+                    attempts=attempts,
+                )
                 storage.drop_dirty(s, sh, PRODUCT, ids)
                 report.failed = len(ids)
                 log.error("flush of %d products of store %s failed for good: %s", len(ids), sh, report.error)
             else:
                 report.retry_in = backoff(attempts, exc.retry_after)
                 storage.release_failed(s, sh, PRODUCT, token, ids, report.error, now + report.retry_in)
-                log.warning("flush of %d products of store %s failed (attempt %d), retry in %.1fs: %s",
-                            len(ids), sh, attempts, report.retry_in, report.error)
+                log.warning(
+                    "flush of %d products of store %s failed (attempt %d), retry in %.1fs: %s",
+                    len(ids),
+                    sh,
+                    attempts,
+                    report.retry_in,
+                    report.error,
+                )
 
     # --- categories ------------------------------------------------------------------------
 
@@ -246,8 +297,8 @@ class Syncer:
         if not claimed:
             return 0
         try:
-            self.context(refresh=True)  # names may have changed
-            children = self.bc.category_children()
+            self.context(refresh=True)  # names and the tree may have changed
+            children = self._children
             todo, seen = list(claimed), set()
             while todo:
                 cid = todo.pop()
@@ -294,8 +345,9 @@ class Syncer:
                 ledger = storage.ledger_for_products(s, sh, ids)
                 if not dry_run:
                     recent = storage.pushed_since(s, sh, ids, fetched_at)
-                    owned = storage.claim_new(s, sh, PRODUCT, [i for i in ids if i not in recent], token,
-                                              self.lease, "resync")
+                    owned = storage.claim_new(
+                        s, sh, PRODUCT, [i for i in ids if i not in recent], token, self.lease, "resync"
+                    )
                     page = [p for p in page if int(p["id"]) in owned]
             planned = self.plan(page, [], ledger)
             report.products += len(page)
@@ -303,7 +355,7 @@ class Syncer:
             if dry_run:
                 report.samples += [r for r, _fp, _pid in planned[: max(0, 20 - len(report.samples))]]
             else:
-                pushed, _requests, bad = self.push(planned, fetched_at)
+                pushed, _requests, bad = self.push(planned)
                 report.pushed += pushed
                 self._record_bad(bad)
                 with session_scope(self.db) as s:
@@ -311,9 +363,17 @@ class Syncer:
             if progress:
                 progress(report)
         with session_scope(self.db) as s:
-            known = set(s.scalars(storage.select(storage.Ledger.product_id).where(
-                storage.Ledger.store_hash == sh, storage.Ledger.is_active.is_(True),
-                storage.Ledger.pushed_at < started).distinct()))
+            known = set(
+                s.scalars(
+                    storage.select(storage.Ledger.product_id)
+                    .where(
+                        storage.Ledger.store_hash == sh,
+                        storage.Ledger.is_active.is_(True),
+                        storage.Ledger.pushed_at < started,
+                    )
+                    .distinct()
+                )
+            )
             gone = sorted(known - seen)
             report.gone = len(gone)
             if gone and not dry_run:
@@ -323,10 +383,16 @@ class Syncer:
     def _record_bad(self, bad: Sequence[tuple[dict, int, str]]) -> None:
         for record, pid, error in bad:
             with session_scope(self.db) as s:
-                storage.record_failure(s, store_hash=self.store.store_hash, task="flush", entity=PRODUCT,
-                                       entity_ids=[pid], kind="permanent",
-                                       error=f"Ometria refused record {record['id']}: {error}",
-                                       record_id=record["id"])
+                storage.record_failure(
+                    s,
+                    store_hash=self.store.store_hash,
+                    task="flush",
+                    entity=PRODUCT,
+                    entity_ids=[pid],
+                    kind="permanent",
+                    error=f"Ometria refused record {record['id']}: {error}",
+                    record_id=record["id"],
+                )
 
     def sweep_modified(self, overlap: float = 120.0) -> int:
         """Mark dirty whatever the store modified since the last sweep (minus an overlap): catches

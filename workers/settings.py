@@ -22,9 +22,9 @@ VAR_DIR = Path(os.environ.get("BCSYNC_VAR_DIR", "var"))
 
 # The sandbox serves fixed, well-known credentials so that `make run` works with no setup.
 SANDBOX_STORE_HASH = "sandbox1"
-SANDBOX_ACCESS_TOKEN = "sandbox-access-token"
-SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
-SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
+SANDBOX_ACCESS_TOKEN = "sandbox-access-token"  # noqa: S105 — public sandbox credential
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
 SANDBOX_OMETRIA_KEY = "sandbox-ometria-key"
 SANDBOX_BC_PORT = 5101
 SANDBOX_OMETRIA_PORT = 5102
@@ -53,7 +53,9 @@ class StoreConfig:
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.access_token, self.client_secret, self.webhook_secret, self.ometria_api_key) if s]
+        return [
+            s for s in (self.access_token, self.client_secret, self.webhook_secret, self.ometria_api_key) if s
+        ]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ class Settings:
     debounce_seconds: float = 2.0
     lease_seconds: float = 120.0
     queue: str = "bcsync"
+    sweep_seconds: float = 10.0  # flush whatever is dirty (lost wake-ups)
+    reconcile_seconds: float = 300.0  # date_modified:min sweep (lost callbacks)
+    hooks_check_seconds: float = 900.0  # re-activate deactivated hooks
+    errors_seconds: float = 300.0  # file Ometria's asynchronous validation errors
     sandbox: bool = False
     var_dir: Path = field(default=VAR_DIR)
 
@@ -162,6 +168,10 @@ def load_settings() -> Settings:
         debounce_seconds=float(_env("SYNC_DEBOUNCE_SECONDS", "2")),
         lease_seconds=float(_env("SYNC_LEASE_SECONDS", "120")),
         queue=_env("BCSYNC_QUEUE", "bcsync"),
+        sweep_seconds=float(_env("SYNC_SWEEP_SECONDS", "10")),
+        reconcile_seconds=float(_env("SYNC_RECONCILE_SECONDS", "300")),
+        hooks_check_seconds=float(_env("SYNC_HOOKS_CHECK_SECONDS", "900")),
+        errors_seconds=float(_env("SYNC_ERRORS_SECONDS", "300")),
         sandbox=sandbox,
         var_dir=var_dir,
     )

@@ -110,7 +110,9 @@ class StoreState(Base):
     last_sweep_at: Mapped[float] = mapped_column(Float, default=0.0)
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    seen_errors: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # Ometria _errors already filed
+    seen_errors: Mapped[list[str] | None] = mapped_column(
+        JSON, nullable=True
+    )  # Ometria _errors already filed
 
 
 class RateBudget(Base):
@@ -155,7 +157,9 @@ def get_engine(url: str) -> Engine:
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5})
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5}
+    )
 
 
 @lru_cache(maxsize=8)
@@ -190,14 +194,27 @@ def ping(url: str) -> None:
 
 
 def mark_dirty(
-    session: Session, store_hash: str, entity: str, ids: Iterable[int], reason: str = "webhook",
+    session: Session,
+    store_hash: str,
+    entity: str,
+    ids: Iterable[int],
+    reason: str = "webhook",
     now: float | None = None,
 ) -> int:
     """Upsert one dirty row per id; a row that exists gets its version bumped. Returns the count."""
     now = time.time() if now is None else now
     rows = [
-        {"store_hash": store_hash, "entity": entity, "entity_id": int(i), "version": 1, "reason": reason,
-         "first_seen": now, "last_seen": now, "not_before": 0.0, "attempts": 0}
+        {
+            "store_hash": store_hash,
+            "entity": entity,
+            "entity_id": int(i),
+            "version": 1,
+            "reason": reason,
+            "first_seen": now,
+            "last_seen": now,
+            "not_before": 0.0,
+            "attempts": 0,
+        }
         for i in dict.fromkeys(ids)
     ]
     if not rows:
@@ -213,7 +230,12 @@ def mark_dirty(
 
 
 def claim(
-    session: Session, store_hash: str, entity: str, token: str, limit: int, lease_seconds: float,
+    session: Session,
+    store_hash: str,
+    entity: str,
+    token: str,
+    limit: int,
+    lease_seconds: float,
     now: float | None = None,
 ) -> dict[int, int]:
     """Claim up to `limit` unclaimed (or lease-expired) rows. Returns {entity_id: claimed version}.
@@ -240,7 +262,9 @@ def claim(
     )
     rows = session.execute(
         select(Dirty.entity_id, Dirty.claimed_version).where(
-            Dirty.store_hash == store_hash, Dirty.entity == entity, Dirty.entity_id.in_(ids),
+            Dirty.store_hash == store_hash,
+            Dirty.entity == entity,
+            Dirty.entity_id.in_(ids),
             Dirty.claimed_by == token,
         )
     )
@@ -248,20 +272,43 @@ def claim(
 
 
 def claim_new(
-    session: Session, store_hash: str, entity: str, ids: Sequence[int], token: str, lease_seconds: float,
-    reason: str, now: float | None = None,
+    session: Session,
+    store_hash: str,
+    entity: str,
+    ids: Sequence[int],
+    token: str,
+    lease_seconds: float,
+    reason: str,
+    now: float | None = None,
 ) -> set[int]:
     """Insert dirty rows already claimed by `token` for ids that have no row yet; returns the ids
     it now owns (an id somebody else marked meanwhile is theirs to flush)."""
     now = time.time() if now is None else now
-    rows = [{"store_hash": store_hash, "entity": entity, "entity_id": int(i), "version": 1, "reason": reason,
-             "first_seen": now, "last_seen": now, "not_before": 0.0, "attempts": 0, "claimed_by": token,
-             "claimed_version": 1, "lease_until": now + lease_seconds} for i in dict.fromkeys(ids)]
+    rows = [
+        {
+            "store_hash": store_hash,
+            "entity": entity,
+            "entity_id": int(i),
+            "version": 1,
+            "reason": reason,
+            "first_seen": now,
+            "last_seen": now,
+            "not_before": 0.0,
+            "attempts": 0,
+            "claimed_by": token,
+            "claimed_version": 1,
+            "lease_until": now + lease_seconds,
+        }
+        for i in dict.fromkeys(ids)
+    ]
     owned: set[int] = set()
     for start in range(0, len(rows), 500):
         ins = _insert(session)(Dirty).values(rows[start : start + 500])
-        res = session.execute(ins.on_conflict_do_nothing(
-            index_elements=[Dirty.store_hash, Dirty.entity, Dirty.entity_id]).returning(Dirty.entity_id))
+        res = session.execute(
+            ins.on_conflict_do_nothing(
+                index_elements=[Dirty.store_hash, Dirty.entity, Dirty.entity_id]
+            ).returning(Dirty.entity_id)
+        )
         owned.update(int(i) for i in res.scalars())
     return owned
 
@@ -271,55 +318,88 @@ def release_done(session: Session, store_hash: str, entity: str, token: str, ids
     meanwhile are unclaimed so the next flush takes them again. Returns the rows deleted."""
     if not ids:
         return 0
-    keys = (Dirty.store_hash == store_hash, Dirty.entity == entity, Dirty.entity_id.in_(list(ids)),
-            Dirty.claimed_by == token)
+    keys = (
+        Dirty.store_hash == store_hash,
+        Dirty.entity == entity,
+        Dirty.entity_id.in_(list(ids)),
+        Dirty.claimed_by == token,
+    )
     done = session.execute(delete(Dirty).where(*keys, Dirty.version == Dirty.claimed_version)).rowcount
-    session.execute(update(Dirty).where(*keys).values(claimed_by=None, claimed_version=None, lease_until=None))
+    session.execute(
+        update(Dirty).where(*keys).values(claimed_by=None, claimed_version=None, lease_until=None)
+    )
     return int(done or 0)
 
 
 def release_failed(
-    session: Session, store_hash: str, entity: str, token: str, ids: Sequence[int], error: str,
+    session: Session,
+    store_hash: str,
+    entity: str,
+    token: str,
+    ids: Sequence[int],
+    error: str,
     retry_at: float,
 ) -> None:
     """Give claimed rows back after a failure, not before `retry_at`, counting the attempt."""
     session.execute(
         update(Dirty)
-        .where(Dirty.store_hash == store_hash, Dirty.entity == entity, Dirty.entity_id.in_(list(ids)),
-               Dirty.claimed_by == token)
-        .values(claimed_by=None, claimed_version=None, lease_until=None, not_before=retry_at,
-                attempts=Dirty.attempts + 1, last_error=error[:2000])
+        .where(
+            Dirty.store_hash == store_hash,
+            Dirty.entity == entity,
+            Dirty.entity_id.in_(list(ids)),
+            Dirty.claimed_by == token,
+        )
+        .values(
+            claimed_by=None,
+            claimed_version=None,
+            lease_until=None,
+            not_before=retry_at,
+            attempts=Dirty.attempts + 1,
+            last_error=error[:2000],
+        )
     )
 
 
 def drop_dirty(session: Session, store_hash: str, entity: str, ids: Sequence[int]) -> None:
-    session.execute(delete(Dirty).where(Dirty.store_hash == store_hash, Dirty.entity == entity,
-                                        Dirty.entity_id.in_(list(ids))))
+    session.execute(
+        delete(Dirty).where(
+            Dirty.store_hash == store_hash, Dirty.entity == entity, Dirty.entity_id.in_(list(ids))
+        )
+    )
 
 
 def dirty_counts(session: Session) -> dict[tuple[str, str], int]:
-    rows = session.execute(select(Dirty.store_hash, Dirty.entity, func.count()).group_by(Dirty.store_hash, Dirty.entity))
+    rows = session.execute(
+        select(Dirty.store_hash, Dirty.entity, func.count()).group_by(Dirty.store_hash, Dirty.entity)
+    )
     return {(s, e): int(n) for s, e, n in rows}
 
 
 def stores_with_work(session: Session, now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
-    q = (select(Dirty.store_hash).where(Dirty.not_before <= now)
-         .where((Dirty.lease_until.is_(None)) | (Dirty.lease_until < now)).distinct())
+    q = (
+        select(Dirty.store_hash)
+        .where(Dirty.not_before <= now)
+        .where((Dirty.lease_until.is_(None)) | (Dirty.lease_until < now))
+        .distinct()
+    )
     return list(session.scalars(q))
 
 
 # --- ledger --------------------------------------------------------------------------------
 
 
-def ledger_for_products(session: Session, store_hash: str, product_ids: Sequence[int]) -> dict[str, tuple[int, str]]:
+def ledger_for_products(
+    session: Session, store_hash: str, product_ids: Sequence[int]
+) -> dict[str, tuple[int, str]]:
     """{record_id: (product_id, fingerprint)} for every record ever pushed for these products."""
     out: dict[str, tuple[int, str]] = {}
     ids = list(product_ids)
     for start in range(0, len(ids), 500):
         rows = session.execute(
             select(Ledger.record_id, Ledger.product_id, Ledger.fingerprint).where(
-                Ledger.store_hash == store_hash, Ledger.product_id.in_(ids[start : start + 500]))
+                Ledger.store_hash == store_hash, Ledger.product_id.in_(ids[start : start + 500])
+            )
         )
         out.update({r: (int(p), f) for r, p, f in rows})
     return out
@@ -327,23 +407,44 @@ def ledger_for_products(session: Session, store_hash: str, product_ids: Sequence
 
 def pushed_since(session: Session, store_hash: str, product_ids: Sequence[int], since: float) -> set[int]:
     """Products with a ledger row written after `since`."""
-    return set(session.scalars(select(Ledger.product_id).where(
-        Ledger.store_hash == store_hash, Ledger.product_id.in_(list(product_ids)), Ledger.pushed_at > since)))
+    return set(
+        session.scalars(
+            select(Ledger.product_id).where(
+                Ledger.store_hash == store_hash,
+                Ledger.product_id.in_(list(product_ids)),
+                Ledger.pushed_at > since,
+            )
+        )
+    )
 
 
-def record_pushed(session: Session, store_hash: str, entries: Sequence[tuple[str, int, str, bool]],
-                  now: float | None = None) -> None:
+def record_pushed(
+    session: Session, store_hash: str, entries: Sequence[tuple[str, int, str, bool]], now: float | None = None
+) -> None:
     """Upsert ledger rows (record_id, product_id, fingerprint, is_active) Ometria accepted."""
     if not entries:
         return
     now = time.time() if now is None else now
-    rows = [{"store_hash": store_hash, "record_id": r, "product_id": p, "fingerprint": f, "is_active": a,
-             "pushed_at": now} for r, p, f, a in entries]
+    rows = [
+        {
+            "store_hash": store_hash,
+            "record_id": r,
+            "product_id": p,
+            "fingerprint": f,
+            "is_active": a,
+            "pushed_at": now,
+        }
+        for r, p, f, a in entries
+    ]
     ins = _insert(session)(Ledger)
     stmt = ins.on_conflict_do_update(
         index_elements=[Ledger.store_hash, Ledger.record_id],
-        set_={"fingerprint": ins.excluded.fingerprint, "is_active": ins.excluded.is_active,
-              "pushed_at": ins.excluded.pushed_at, "product_id": ins.excluded.product_id},
+        set_={
+            "fingerprint": ins.excluded.fingerprint,
+            "is_active": ins.excluded.is_active,
+            "pushed_at": ins.excluded.pushed_at,
+            "product_id": ins.excluded.product_id,
+        },
     )
     for start in range(0, len(rows), 500):
         session.execute(stmt, rows[start : start + 500])
@@ -351,7 +452,9 @@ def record_pushed(session: Session, store_hash: str, entries: Sequence[tuple[str
 
 def forget_records(session: Session, store_hash: str, record_ids: Sequence[str]) -> None:
     """Drop ledger rows so the next flush pushes these records again (used by verify --fix)."""
-    session.execute(delete(Ledger).where(Ledger.store_hash == store_hash, Ledger.record_id.in_(list(record_ids))))
+    session.execute(
+        delete(Ledger).where(Ledger.store_hash == store_hash, Ledger.record_id.in_(list(record_ids)))
+    )
 
 
 # --- webhook ids ---------------------------------------------------------------------------
@@ -360,9 +463,12 @@ def forget_records(session: Session, store_hash: str, record_ids: Sequence[str])
 def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: float | None = None) -> bool:
     """True the first time a webhook id is seen, False for a replay (within the retention)."""
     now = time.time() if now is None else now
-    ins = _insert(session)(SeenWebhook).values(webhook_id=webhook_id[:128], store_hash=store_hash, received_at=now)
+    ins = _insert(session)(SeenWebhook).values(
+        webhook_id=webhook_id[:128], store_hash=store_hash, received_at=now
+    )
     res = session.execute(
-        ins.on_conflict_do_nothing(index_elements=[SeenWebhook.webhook_id]).returning(SeenWebhook.webhook_id))
+        ins.on_conflict_do_nothing(index_elements=[SeenWebhook.webhook_id]).returning(SeenWebhook.webhook_id)
+    )
     return res.first() is not None
 
 
@@ -376,8 +482,9 @@ def prune_webhooks(session: Session, older_than: float) -> int:
 def store_state(session: Session, store_hash: str) -> StoreState:
     state = session.get(StoreState, store_hash)
     if state is None:
-        ins = _insert(session)(StoreState).values(store_hash=store_hash, lookups_at=0.0, last_sweep_at=0.0,
-                                                  paused_until=0.0)
+        ins = _insert(session)(StoreState).values(
+            store_hash=store_hash, lookups_at=0.0, last_sweep_at=0.0, paused_until=0.0
+        )
         session.execute(ins.on_conflict_do_nothing(index_elements=[StoreState.store_hash]))
         state = session.get(StoreState, store_hash)
     assert state is not None
@@ -388,17 +495,30 @@ def store_state(session: Session, store_hash: str) -> StoreState:
 
 
 def record_failure(
-    session: Session, *, store_hash: str, task: str, entity: str, entity_ids: Sequence[int], kind: str,
-    error: str, traceback: str = "", attempts: int = 1, record_id: str | None = None, now: float | None = None,
+    session: Session,
+    *,
+    store_hash: str,
+    task: str,
+    entity: str,
+    entity_ids: Sequence[int],
+    kind: str,
+    error: str,
+    traceback: str = "",
+    attempts: int = 1,
+    record_id: str | None = None,
+    now: float | None = None,
 ) -> FailedTask:
     """Add to the failed list, or bump the open entry for the same task + ids + record."""
     now = time.time() if now is None else now
     ids = sorted(int(i) for i in entity_ids)
     open_entries = session.scalars(
-        select(FailedTask).where(FailedTask.store_hash == store_hash, FailedTask.task == task,
-                                 FailedTask.status == "failed", FailedTask.entity == entity,
-                                 FailedTask.record_id.is_(None) if record_id is None
-                                 else FailedTask.record_id == record_id)
+        select(FailedTask).where(
+            FailedTask.store_hash == store_hash,
+            FailedTask.task == task,
+            FailedTask.status == "failed",
+            FailedTask.entity == entity,
+            FailedTask.record_id.is_(None) if record_id is None else FailedTask.record_id == record_id,
+        )
     )
     for entry in open_entries:
         if sorted(entry.entity_ids) == ids:
@@ -406,9 +526,20 @@ def record_failure(
             entry.last_failed_at = now
             entry.error, entry.traceback, entry.kind = error, traceback, kind
             return entry
-    entry = FailedTask(store_hash=store_hash, task=task, entity=entity, entity_ids=ids, record_id=record_id,
-                       kind=kind, error=error, traceback=traceback, attempts=attempts, first_failed_at=now,
-                       last_failed_at=now, status="failed")
+    entry = FailedTask(
+        store_hash=store_hash,
+        task=task,
+        entity=entity,
+        entity_ids=ids,
+        record_id=record_id,
+        kind=kind,
+        error=error,
+        traceback=traceback,
+        attempts=attempts,
+        first_failed_at=now,
+        last_failed_at=now,
+        status="failed",
+    )
     session.add(entry)
     session.flush()
     return entry

@@ -139,7 +139,9 @@ def check_hooks() -> dict[str, list[int]]:
                 if not hook.get("is_active", True):
                     client.update_hook(hook["id"], is_active=True)
                     revived.append(hook["id"])
-                    log.warning("store %s: re-activated deactivated hook %s (%s)", sh, hook["id"], hook.get("scope"))
+                    log.warning(
+                        "store %s: re-activated deactivated hook %s (%s)", sh, hook["id"], hook.get("scope")
+                    )
         except SyncError as exc:
             log.warning("hook check of store %s failed: %s", sh, exc)
         out[sh] = revived
@@ -170,9 +172,16 @@ def collect_ometria_errors() -> dict[str, int]:
                 seen.append(key)
                 pid = record_id.split("-", 1)[0]
                 storage.record_failure(
-                    s, store_hash=sh, task="ometria-validation", entity=PRODUCT,
-                    entity_ids=[int(pid)] if pid.isdigit() else [], kind="permanent", record_id=record_id,
-                    error=f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}")
+                    s,
+                    store_hash=sh,
+                    task="ometria-validation",
+                    entity=PRODUCT,
+                    entity_ids=[int(pid)] if pid.isdigit() else [],
+                    kind="permanent",
+                    record_id=record_id,
+                    error=f"Ometria rejected {record_id} at {err.get('error_path')}: "
+                    f"{err.get('error_message')}",
+                )
                 storage.forget_records(s, sh, [record_id])
                 filed += 1
             state.seen_errors = seen[-500:]
@@ -186,5 +195,13 @@ def prune() -> int:
         return storage.prune_webhooks(s, time.time() - 3600)
 
 
-__all__ = ["backoff", "flush_store", "sweep_dirty", "reconcile_modified", "resync_all", "check_hooks",
-           "collect_ometria_errors", "prune"]
+__all__ = [
+    "backoff",
+    "flush_store",
+    "sweep_dirty",
+    "reconcile_modified",
+    "resync_all",
+    "check_hooks",
+    "collect_ometria_errors",
+    "prune",
+]

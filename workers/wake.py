@@ -56,8 +56,11 @@ class Waker:
                 try:
                     self._publish(store_hash)
                 except Exception as exc:  # broker down: the sweep will flush it
-                    log.warning("could not publish a flush for store %s (%s); the sweep will catch it",
-                                store_hash, type(exc).__name__)
+                    log.warning(
+                        "could not publish a flush for store %s (%s); the sweep will catch it",
+                        store_hash,
+                        type(exc).__name__,
+                    )
 
 
 def publish_flush(store_hash: str) -> None:

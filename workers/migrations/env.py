@@ -9,8 +9,11 @@ url = config.get_main_option("sqlalchemy.url")
 assert url, "workers.migrate sets sqlalchemy.url"
 
 with get_engine(url).connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
