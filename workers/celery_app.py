@@ -26,12 +26,13 @@ def make_celery(settings: Settings) -> Celery:
     options: dict[str, object] = {"visibility_timeout": 3600}
     if settings.broker_url.startswith("filesystem://"):
         folder = broker_folder(settings)
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         options |= {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     app.conf.update(

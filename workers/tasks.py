@@ -17,6 +17,7 @@ from workers.bigcommerce import BigCommerceClient
 from workers.celery_app import app
 from workers.errors import SyncError
 from workers.flush import Syncer, backoff, drain
+from workers.hooks import revive_hooks
 from workers.migrate import upgrade
 from workers.settings import get_settings
 from workers.storage import PRODUCT, session_scope
@@ -132,18 +133,11 @@ def check_hooks() -> dict[str, list[int]]:
     """Re-activate hooks BigCommerce deactivated (after 48 h of failures, or 90 days unused)."""
     out: dict[str, list[int]] = {}
     for sh, store in get_settings().stores.items():
-        client = BigCommerceClient(store)
-        revived = []
         try:
-            for hook in client.list_hooks():
-                if not hook.get("is_active", True):
-                    client.update_hook(hook["id"], is_active=True)
-                    revived.append(hook["id"])
-                    log.warning(
-                        "store %s: re-activated deactivated hook %s (%s)", sh, hook["id"], hook.get("scope")
-                    )
+            revived = [int(h["id"]) for h in revive_hooks(BigCommerceClient(store), sh)]
         except SyncError as exc:
             log.warning("hook check of store %s failed: %s", sh, exc)
+            revived = []
         out[sh] = revived
     return out
 
