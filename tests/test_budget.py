@@ -93,3 +93,30 @@ def test_ometria_rate_is_a_per_second_budget(db_url: str) -> None:
     for _ in range(12):
         budget.acquire()
     assert now[0] - 50.0 >= 2.0  # 12 requests at 4/s need at least two window resets
+
+
+def test_no_more_requests_in_flight_than_the_cap_across_workers(db_url: str) -> None:
+    import threading
+
+    budgets = [
+        SharedBudget(db_url, "st", "bigcommerce", quota=1000, window=30.0, concurrency=2) for _ in range(2)
+    ]
+    lock = threading.Lock()
+    in_flight, peak = [0], [0]
+
+    def request(budget: SharedBudget) -> None:
+        budget.acquire()
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        budget.observe(200, {})
+
+    threads = [threading.Thread(target=request, args=(budgets[i % 2],)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2

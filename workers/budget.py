@@ -12,7 +12,9 @@ across processes; each request costs two tiny transactions, negligible next to t
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 
 from workers.storage import RateBudget, session_scope
@@ -20,6 +22,7 @@ from workers.storage import RateBudget, session_scope
 log = logging.getLogger(__name__)
 
 PLATFORM_BACKOFF = 5.0  # a 429 without rate headers means platform load: back off this long
+SLOT_EXPIRY = 40.0  # longer than any request's connect + read timeout: a slot this old was leaked
 
 
 def _header(headers: Mapping[str, str], name: str) -> float | None:
@@ -44,12 +47,15 @@ class SharedBudget:
         quota: int,
         window: float,
         reserve: int = 0,
+        concurrency: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db_url, self.store_hash, self.api = db_url, store_hash, api
         self.default_quota, self.window, self.reserve = quota, window, reserve
         self._sleep, self._clock = sleep, clock
+        self.concurrency = concurrency
+        self._local = threading.local()
         self.waited = 0.0
 
     def _row(self, session) -> RateBudget:  # type: ignore[no-untyped-def]
@@ -84,11 +90,33 @@ class SharedBudget:
             return -((row.window_reset_at - now) / max(usable, 1))
         return 0.0
 
+    def _take_slot(self, row: RateBudget, now: float) -> bool:
+        """At most `concurrency` requests in flight across every process (slots expire if leaked)."""
+        if not self.concurrency:
+            return True
+        slots = [s for s in (row.slots or []) if now - float(s[1]) < SLOT_EXPIRY]
+        if len(slots) >= self.concurrency:
+            row.slots = slots
+            return False
+        self._local.token = uuid.uuid4().hex
+        row.slots = [*slots, [self._local.token, now]]
+        return True
+
+    def _free_slot(self, row: RateBudget) -> None:
+        token = getattr(self._local, "token", None)
+        if self.concurrency and token:
+            row.slots = [s for s in (row.slots or []) if s[0] != token]
+            self._local.token = None
+
     def acquire(self) -> None:
         while True:
             now = self._clock()
             with session_scope(self.db_url) as session:
-                delay = self._delay(self._row(session), now)
+                row = self._row(session)
+                delay = self._delay(row, now)
+                if delay <= 0 and not self._take_slot(row, now):
+                    row.left += 1  # not sent after all
+                    delay = 0.05
             if delay <= 0:
                 if delay < 0:  # taken, but pace before sending
                     self.waited += -delay
@@ -98,6 +126,7 @@ class SharedBudget:
             self._sleep(min(delay, 5.0))
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Fed every answer (status 0 when the request failed without one: frees its slot)."""
         now = self._clock()
         left = _header(headers, "X-Rate-Limit-Requests-Left")
         quota = _header(headers, "X-Rate-Limit-Requests-Quota")
@@ -105,10 +134,11 @@ class SharedBudget:
         retry_after = _header(headers, "Retry-After")
         queue_left = _header(headers, "X-QueueSize-Remaining")
         queue_limit = _header(headers, "X-QueueSize-Limit")
-        if status != 429 and left is None and queue_left is None:
+        if status != 429 and left is None and queue_left is None and not self.concurrency:
             return
         with session_scope(self.db_url) as session:
             row = self._row(session)
+            self._free_slot(row)
             if quota is not None and quota > 0:
                 row.quota = int(quota)
             if left is not None and reset_ms is not None:
@@ -139,9 +169,12 @@ class SharedBudget:
                     row.paused_until = max(row.paused_until, now + 2.0 * (1 - share / 0.2))
 
 
-def bigcommerce_budget(db_url: str, store_hash: str, reserve: int) -> SharedBudget:
+def bigcommerce_budget(db_url: str, store_hash: str, reserve: int, concurrency: int = 3) -> SharedBudget:
     # Standard plan until the first answer tells the real quota and window
-    return SharedBudget(db_url, store_hash, "bigcommerce", quota=150, window=30.0, reserve=reserve)
+    # about 3 concurrent requests per endpoint (FACTS.md): one cap for all workers, 3 by default
+    return SharedBudget(
+        db_url, store_hash, "bigcommerce", quota=150, window=30.0, reserve=reserve, concurrency=concurrency
+    )
 
 
 def ometria_budget(db_url: str, store_hash: str, rate: float) -> SharedBudget:

@@ -124,6 +124,7 @@ class RateBudget(Base):
     window_reset_at: Mapped[float] = mapped_column(Float, default=0.0)
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
 
 
 # --- engine and sessions -------------------------------------------------------------------
