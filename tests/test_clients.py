@@ -401,13 +401,13 @@ def test_every_request_goes_through_the_budget(script: tuple[Script, str]) -> No
                              "allowed_cors_origins": ["https://shop.example.com"]}  # fmt: skip
 
 
-def test_no_response_means_acquire_without_observe(script: tuple[Script, str]) -> None:
+def test_no_response_is_observed_as_status_0_so_the_budget_frees_its_slot(script: tuple[Script, str]) -> None:
     app, url = script
     app.then(slow_answer(1.0))
     budget = CountingBudget()
     with pytest.raises(TransientError):
         bc(url, budget, timeout=(1.0, 0.2)).currency()
-    assert budget.acquired == 1 and budget.observed == []
+    assert budget.acquired == 1 and [status for status, *_ in budget.observed] == [0]
 
 
 # -- Ometria: classification ------------------------------------------------------------------------

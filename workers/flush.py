@@ -25,7 +25,7 @@ from workers.bigcommerce import BigCommerceClient
 from workers.budget import bigcommerce_budget, ometria_budget
 from workers.errors import ConfigurationError, PermanentError, SyncError
 from workers.fingerprint import changed
-from workers.mapping import MappingContext, deactivation, default_store_id, map_product
+from workers.mapping import MappingContext, deactivation, default_store_id, map_product, missing_names
 from workers.ometria import OmetriaClient
 from workers.settings import Settings, StoreConfig
 from workers.storage import CATEGORY, PRODUCT, session_scope
@@ -98,10 +98,10 @@ class Syncer:
     # --- lookups ---------------------------------------------------------------------------
 
     def context(self, refresh: bool = False) -> MappingContext:
-        """Category and brand names, site URL and currency: from the database cache when fresh."""
+        """Category and brand names, site URL and currency, cached in the database for every
+        process: refetched when stale (LOOKUP_TTL) or on `refresh` (a category changed); a process
+        rebuilds its copy whenever another one refreshed the cache."""
         now = time.time()
-        if self._ctx and not refresh and now - self._ctx_at < LOOKUP_TTL:
-            return self._ctx
         with session_scope(self.db) as s:
             state = storage.store_state(s, self.store.store_hash)
             cached, cached_at = state.lookups, state.lookups_at
@@ -114,20 +114,29 @@ class Syncer:
                 "site_url": self.bc.site_url(self.store.channel_id),
                 "currency": self.bc.currency(),
             }
+            cached_at = now
             with session_scope(self.db) as s:
                 state = storage.store_state(s, self.store.store_hash)
-                state.lookups, state.lookups_at = cached, now
-        site_url = str(cached["site_url"]).rstrip("/")
-        self._ctx = MappingContext(
-            currency=cached["currency"],
-            site_url=site_url,
-            store_id=self.store.ometria_store_id or default_store_id(site_url),
-            category_names={int(k): v for k, v in cached["categories"].items()},
-            brand_names={int(k): v for k, v in cached["brands"].items()},
-        )
-        self._ctx_at = now
-        self._children = {int(k): [int(c) for c in v] for k, v in cached["children"].items()}
+                state.lookups, state.lookups_at = cached, cached_at
+        if self._ctx is None or cached_at != self._ctx_at:
+            site_url = str(cached["site_url"]).rstrip("/")
+            self._ctx = MappingContext(
+                currency=cached["currency"],
+                site_url=site_url,
+                store_id=self.store.ometria_store_id or default_store_id(site_url),
+                category_names={int(k): v for k, v in cached["categories"].items()},
+                brand_names={int(k): v for k, v in cached["brands"].items()},
+            )
+            self._children = {int(k): [int(c) for c in v] for k, v in cached["children"].items()}
+            self._ctx_at = cached_at
         return self._ctx
+
+    def _names_for(self, products: Sequence[dict]) -> None:
+        """A product in a category or of a brand we have no name for (created since the last
+        refresh): refresh the lookups first, at most once a minute."""
+        categories, brands = missing_names(products, self.context())
+        if (categories or brands) and time.time() - self._ctx_at > 60:
+            self.context(refresh=True)
 
     # --- pushing ---------------------------------------------------------------------------
 
@@ -203,6 +212,7 @@ class Syncer:
         try:
             products = self.bc.products_by_ids(ids)
             report.fetched = len(products)
+            self._names_for(products)
             present = {int(p["id"]) for p in products}
             gone = [i for i in ids if i not in present]
             report.gone = len(gone)
@@ -338,6 +348,7 @@ class Syncer:
         for page in self.bc.iter_product_pages():
             fetched_at = time.time()
             report.pages += 1
+            self._names_for(page)
             ids = [int(p["id"]) for p in page]
             seen.update(ids)
             token = uuid.uuid4().hex
