@@ -226,9 +226,28 @@ class Syncer:
         except SyncError as exc:
             self._fail(token, ids, exc, report)
             return report
+        except (SystemExit, KeyboardInterrupt):
+            # SIGTERM to a Celery pool child (billiard raises SystemExit there) or Ctrl-C: give the
+            # rows back now instead of leaving them claimed until the lease ends
+            self._unclaim(token, ids)
+            raise
         with session_scope(self.db) as s:
             report.released = storage.release_done(s, sh, PRODUCT, token, ids)
         return report
+
+    def _unclaim(self, token: str, ids: list[int]) -> None:
+        """Best effort (the lease covers a failure): rows claimed by `token` claimable again at once,
+        no attempt counted."""
+        try:
+            with session_scope(self.db) as s:
+                s.execute(storage.update(storage.Dirty).where(
+                    storage.Dirty.store_hash == self.store.store_hash, storage.Dirty.entity == PRODUCT,
+                    storage.Dirty.entity_id.in_(ids), storage.Dirty.claimed_by == token,
+                ).values(claimed_by=None, claimed_version=None, lease_until=None))
+            log.warning("flush of %d products of store %s interrupted: rows given back", len(ids),
+                        self.store.store_hash)
+        except Exception:
+            log.exception("could not give back %d claimed rows; their lease will expire", len(ids))
 
     def _fail(self, token: str, ids: list[int], exc: SyncError, report: FlushReport) -> None:
         """Give the rows back for a retry with back-off; after MAX_ATTEMPTS (or at once for a

@@ -7,6 +7,7 @@ broker being away) with exponential back-off and jitter, and a log line for what
 from __future__ import annotations
 
 import logging
+import mmap
 import time
 
 from celery import Task
@@ -29,10 +30,23 @@ _shutting_down = False
 _syncers: dict[str, Syncer] = {}
 
 
+# One byte shared with the pool children forked after this import. Celery runs
+# `worker_shutting_down` in the main process only, so on a SIGTERM to the main process alone
+# (docker stop, Kubernetes) the children would drain on for up to DRAIN_SECONDS: this tells them
+# to stop after the batch in hand. (A SIGTERM to the whole process group ends a child at once;
+# `Syncer.flush_batch` then gives its rows back.)
+_STOP = mmap.mmap(-1, 1)
+
+
 @worker_shutting_down.connect
 def _stop_between_batches(**_kw: object) -> None:
     global _shutting_down  # noqa: PLW0603 — a process-wide flag set by a signal
     _shutting_down = True
+    _STOP[0] = 1
+
+
+def _stopping() -> bool:
+    return _shutting_down or _STOP[0] == 1
 
 
 @worker_process_init.connect
@@ -85,10 +99,10 @@ def flush_store(store_hash: str) -> dict:
         log.info("flushed store %s: %s", store_hash, report)
         if report.retry_in is not None:
             flush_store.apply_async(args=[store_hash], countdown=report.retry_in)
-        if _shutting_down:
+        if _stopping():
             break
         more = True
-    if more and not _shutting_down and time.time() >= deadline:
+    if more and not _stopping() and time.time() >= deadline:
         flush_store.delay(store_hash)  # a long backlog: hand over to the next task, keep the queue fair
     return totals
 
