@@ -150,7 +150,7 @@ def test_failed_list_show_replay_discard_round_trip(env: Env) -> None:
     pid = product_with_variants(env.sandbox)
     first = env.seed_failure([pid], error="Ometria rejected " + "x" * 200)
     second = env.seed_failure([pid + 1000], error="gone for good")
-    third = env.seed_failure([3], error="another")
+    third = env.seed_failure([999999], error="another")
     out = env.ok("failed", "list")
     for i in (first, second, third):
         assert f"│ {i} " in out
