@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Request, Response, jsonify, request
+from markupsafe import escape
 
 from sandbox.faults import Counters, Faults, install
 
@@ -157,6 +158,7 @@ class OmetriaAccount:
         self.queue_limit = queue_limit
         self.queue_drain_rate = float(queue_drain_rate)
         self.records: dict[str, dict] = {}  # product records by id
+        self.recent: deque[tuple[float, str]] = deque(maxlen=25)  # (when, record id), for the page at /
         self.other_records: dict[str, dict[str, dict]] = {}  # other @types: by type, then id
         self.errors: deque[dict] = deque(maxlen=ERROR_LOG_SIZE)
         self.stats: dict[str, int] = _empty_stats()
@@ -206,6 +208,7 @@ class OmetriaAccount:
     def reset(self) -> None:
         with self.lock:
             self.records.clear()
+            self.recent.clear()
             self.other_records.clear()
             self.errors.clear()
             self.stats = _empty_stats()
@@ -276,6 +279,7 @@ class OmetriaAccount:
             else:
                 store[rid] = clean
             self.stats["stored"] += 1
+            self.recent.appendleft((time.time(), rid))
 
     def products(self, include_variants: bool, active: bool | None) -> list[dict]:
         with self.lock:
@@ -440,6 +444,31 @@ def create_ometria_app(account: OmetriaAccount, faults: Faults, counters: Counte
         if record is None:
             return _error(404, "Product not found")
         return jsonify(record)
+
+    @app.get("/")
+    def overview() -> Response:
+        """A page for people: what the sandbox Ometria holds and the latest records it received."""
+        with account.lock:
+            stats = dict(account.stats)
+            rows = [(when, account.records.get(rid) or {"id": rid}) for when, rid in account.recent]
+            total = len(account.records)
+        columns = ("id", "title", "price", "special_price", "is_active", "is_in_stock")
+        cells = "".join(
+            f"<tr><td>{datetime.fromtimestamp(when, UTC):%H:%M:%S}</td>"
+            + "".join(f"<td>{escape(str(r.get(c, '')))}</td>" for c in columns)
+            + "</tr>"
+            for when, r in rows
+        )
+        html = (
+            "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=3>"
+            "<title>Sandbox Ometria</title><style>body{font:14px sans-serif;margin:2em}"
+            "td,th{padding:2px 10px;text-align:left}</style>"
+            f"<h1>Sandbox Ometria</h1><p>{total} product records stored · {stats['pushes']} pushes · "
+            f"{stats['accepted']} records accepted · {stats['rejected']} rejected</p>"
+            "<table><tr><th>received (UTC)</th><th>id</th><th>title</th><th>price</th>"
+            f"<th>special_price</th><th>is_active</th><th>is_in_stock</th></tr>{cells}</table>"
+        )
+        return Response(html, mimetype="text/html")
 
     @app.get("/_sandbox/records")
     def sandbox_records() -> Response:

@@ -58,6 +58,15 @@ class FlushReport:
     error: str | None = None
     retry_in: float | None = None
 
+    def __str__(self) -> str:
+        text = (f"{self.claimed} dirty, {self.fetched} fetched, {self.gone} gone, "
+                f"{self.pushed} record(s) pushed in {self.requests} request(s)")
+        if self.failed:
+            text += f", {self.failed} failed"
+        if self.error:
+            text += f"; error: {self.error} (retry in {self.retry_in or 0:.0f}s)"
+        return text
+
 
 @dataclass
 class ResyncReport:
