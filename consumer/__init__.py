@@ -1,0 +1,54 @@
+"""The web process: BigCommerce's webhook receiver, health, metrics (and the admin API and page).
+
+`create_app()` reads like a table of contents; each step is a small named function. It refuses to
+start (ConfigError) when a store has neither WEBHOOK_SECRET nor BIGCOMMERCE_CLIENT_SECRET.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+
+from flask import Blueprint, Flask
+
+from consumer import health, metrics, webhooks
+from consumer.errors import register_error_handlers
+from consumer.runtime import attach_runtime
+from workers.observability import init_observability
+from workers.settings import Settings, check_webhook_auth, get_settings
+from workers.wake import publish_flush
+
+
+def create_app(settings: Settings | None = None, *, publish: Callable[[str], None] | None = None) -> Flask:
+    settings = settings if settings is not None else get_settings()
+    check_webhook_auth(settings)
+    app = Flask(__name__)
+    configure(app)
+    init_observability(settings, component="web")
+    runtime = attach_runtime(app, settings, publish or publish_flush)
+    runtime.prepare_database()
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app
+
+
+def configure(app: Flask) -> None:
+    # One byte over the limit so that a body of exactly 64 KiB can be read to its end;
+    # webhooks.read_body refuses anything over MAX_BODY itself, whatever Content-Length says.
+    app.config["MAX_CONTENT_LENGTH"] = webhooks.MAX_BODY + 1
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+
+def register_blueprints(app: Flask) -> None:
+    for blueprint in (webhooks.blueprint, health.blueprint, metrics.blueprint, *_admin_blueprints()):
+        app.register_blueprint(blueprint)
+
+
+def _admin_blueprints() -> list[Blueprint]:
+    """The admin API and page (consumer/admin.py, owned separately) expose `blueprint` when present."""
+    if importlib.util.find_spec("consumer.admin") is None:
+        return []
+    admin = importlib.import_module("consumer.admin")
+    found = getattr(admin, "blueprint", None)
+    return [found] if isinstance(found, Blueprint) else []

@@ -1,0 +1,42 @@
+"""Making a callback's change durable: one transaction that remembers the webhook id (replays are
+acknowledged without recording again) and upserts the dirty rows. Only after the commit is the
+store's flush woken — never before, and never in a way that can fail or block the request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from consumer.callbacks import Change
+from consumer.errors import Refusal
+from consumer.runtime import Runtime
+from workers.storage import mark_dirty, remember_webhook, session_scope
+
+log = logging.getLogger(__name__)
+
+RECORDED, REPLAYED = "recorded", "replayed"
+
+
+def record_change(runtime: Runtime, store_hash: str, change: Change, webhook_id: str | None) -> str:
+    """RECORDED or REPLAYED once durable; Refusal(503) when the database cannot be written."""
+    try:
+        runtime.ensure_schema()
+        with session_scope(runtime.settings.database_url) as session:
+            if webhook_id is not None and not remember_webhook(session, webhook_id, store_hash):
+                return REPLAYED
+            mark_dirty(session, store_hash, change.entity, change.ids, reason="webhook")
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("webhook for store %s not recorded: database unavailable (%s)", store_hash,
+                  type(exc).__name__, exc_info=True)
+        raise Refusal(503, "cannot record the change now; retry later") from None
+    wake(runtime, store_hash)
+    return RECORDED
+
+
+def wake(runtime: Runtime, store_hash: str) -> None:
+    try:
+        runtime.waker.note(store_hash)
+    except Exception:  # the change is on disk; the periodic sweep flushes it
+        log.warning("could not note a flush for store %s", store_hash, exc_info=True)
