@@ -54,7 +54,7 @@ def _database_ready(runtime: Runtime) -> None:
 
 def _broker_ready(settings: Settings) -> None:
     if settings.broker_url.startswith("filesystem://"):
-        from workers.celery_app import broker_folder
+        from workers.settings import broker_folder
 
         folder = broker_folder(settings)
         if not folder.is_dir():

@@ -32,7 +32,7 @@ def _settings(tmp_path: Path, database_url: str | None = None, broker_url: str =
 
 
 def _broker_folder(settings: Settings) -> Path:
-    from workers.celery_app import broker_folder
+    from workers.settings import broker_folder
 
     return broker_folder(settings)
 

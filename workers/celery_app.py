@@ -6,19 +6,10 @@ or doubled message costs nothing: the beat's sweep flushes whatever is still dir
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from celery import Celery
 from celery.schedules import crontab
 
-from workers.settings import Settings, get_settings
-
-
-def broker_folder(settings: Settings) -> Path:
-    """The embedded transport's folder, beside the SQLite database file (or in var/)."""
-    url = settings.database_url
-    base = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else settings.var_dir
-    return base / "broker"
+from workers.settings import Settings, broker_folder, get_settings
 
 
 def make_celery(settings: Settings) -> Celery:

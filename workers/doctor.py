@@ -146,7 +146,7 @@ def check_database(settings: Settings) -> list[Check]:
 def check_broker(settings: Settings) -> list[Check]:
     url = settings.broker_url
     if url.startswith("filesystem://"):
-        from workers.celery_app import broker_folder
+        from workers.settings import broker_folder
 
         folder = broker_folder(settings)
         try:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from workers import storage
 from workers.bigcommerce import BigCommerceClient
 from workers.budget import bigcommerce_budget, ometria_budget
-from workers.errors import ConfigurationError, PermanentError, SyncError
+from workers.errors import ConfigurationError, PermanentError, SyncError, TransientError
 from workers.fingerprint import changed
 from workers.mapping import MappingContext, deactivation, default_store_id, map_product, missing_names
 from workers.ometria import OmetriaClient
@@ -244,15 +244,23 @@ class Syncer:
             report.released = storage.release_done(s, sh, PRODUCT, token, ids)
         return report
 
+    def _give_back(self, s: storage.Session, token: str, ids: list[int], not_before: float = 0.0,
+                   error: str | None = None) -> None:
+        """Rows claimed by `token` claimable again from `not_before`, no attempt counted."""
+        values: dict[str, object] = {"claimed_by": None, "claimed_version": None, "lease_until": None,
+                                     "not_before": not_before}
+        if error is not None:
+            values["last_error"] = error[:2000]
+        s.execute(storage.update(storage.Dirty).where(
+            storage.Dirty.store_hash == self.store.store_hash, storage.Dirty.entity == PRODUCT,
+            storage.Dirty.entity_id.in_(ids), storage.Dirty.claimed_by == token,
+        ).values(**values))
+
     def _unclaim(self, token: str, ids: list[int]) -> None:
-        """Best effort (the lease covers a failure): rows claimed by `token` claimable again at once,
-        no attempt counted."""
+        """Best effort (the lease covers a failure): give the rows back, claimable at once."""
         try:
             with session_scope(self.db) as s:
-                s.execute(storage.update(storage.Dirty).where(
-                    storage.Dirty.store_hash == self.store.store_hash, storage.Dirty.entity == PRODUCT,
-                    storage.Dirty.entity_id.in_(ids), storage.Dirty.claimed_by == token,
-                ).values(claimed_by=None, claimed_version=None, lease_until=None))
+                self._give_back(s, token, ids)
             log.warning("flush of %d products of store %s interrupted: rows given back", len(ids),
                         self.store.store_hash)
         except Exception:
@@ -296,6 +304,14 @@ class Syncer:
                 )
                 report.retry_in = CONFIG_PAUSE
                 log.error("store %s paused for %.0fs: %s", sh, CONFIG_PAUSE, report.error)
+            elif isinstance(exc, TransientError) and exc.status == 429:
+                # flow control, not a failure of these products: back when the API says (the shared
+                # budget already pauses every worker), without counting an attempt toward the
+                # failed list or growing the back-off
+                report.retry_in = max(exc.retry_after or 0.0, 1.0)
+                self._give_back(s, token, ids, not_before=now + report.retry_in, error=report.error)
+                log.info("flush of %d products of store %s rate-limited, retry in %.1fs: %s", len(ids), sh,
+                         report.retry_in, report.error)
             elif isinstance(exc, PermanentError) or attempts >= MAX_ATTEMPTS:
                 storage.record_failure(
                     s,

@@ -146,6 +146,13 @@ def default_broker_url() -> str:
     return "filesystem://"
 
 
+def broker_folder(settings: Settings) -> Path:
+    """The embedded transport's folder, beside the SQLite database file (or in var/)."""
+    url = settings.database_url
+    base = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else settings.var_dir
+    return base / "broker"
+
+
 def load_settings() -> Settings:
     load_dotenv(os.environ.get("BCSYNC_ENV_FILE", ".env"), override=False)
     var_dir = Path(_env("BCSYNC_VAR_DIR", "var"))
