@@ -194,6 +194,17 @@ def ping(url: str) -> None:
 # --- dirty rows ----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4)
+def _dirty_upsert(dialect: str) -> Any:
+    """Built once per dialect: the statement is compiled once and cached (the webhook hot path)."""
+    table = Dirty.__table__
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return ins.on_conflict_do_update(
+        index_elements=[table.c.store_hash, table.c.entity, table.c.entity_id],
+        set_={"version": table.c.version + 1, "last_seen": ins.excluded.last_seen, "not_before": 0.0},
+    )
+
+
 def mark_dirty(
     session: Session,
     store_hash: str,
@@ -220,13 +231,10 @@ def mark_dirty(
     ]
     if not rows:
         return 0
-    ins = _insert(session)(Dirty)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[Dirty.store_hash, Dirty.entity, Dirty.entity_id],
-        set_={"version": Dirty.version + 1, "last_seen": ins.excluded.last_seen, "not_before": 0.0},
-    )
+    stmt = _dirty_upsert(session.get_bind().dialect.name)
+    conn = session.connection()
     for start in range(0, len(rows), 500):
-        session.execute(stmt, rows[start : start + 500])
+        conn.execute(stmt, rows[start : start + 500])
     return len(rows)
 
 
@@ -461,16 +469,19 @@ def forget_records(session: Session, store_hash: str, record_ids: Sequence[str])
 # --- webhook ids ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4)
+def _webhook_insert(dialect: str) -> Any:
+    table = SeenWebhook.__table__
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return ins.on_conflict_do_nothing(index_elements=[table.c.webhook_id]).returning(table.c.webhook_id)
+
+
 def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: float | None = None) -> bool:
     """True the first time a webhook id is seen, False for a replay (within the retention)."""
     now = time.time() if now is None else now
-    ins = _insert(session)(SeenWebhook).values(
-        webhook_id=webhook_id[:128], store_hash=store_hash, received_at=now
-    )
-    res = session.execute(
-        ins.on_conflict_do_nothing(index_elements=[SeenWebhook.webhook_id]).returning(SeenWebhook.webhook_id)
-    )
-    return res.first() is not None
+    stmt = _webhook_insert(session.get_bind().dialect.name)
+    params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "received_at": now}
+    return session.connection().execute(stmt, params).first() is not None
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
