@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 PG_ADMIN_URL = os.environ.get("BCSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BCSYNC_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -50,8 +52,15 @@ def fresh_pg_database() -> Iterator[str]:
         from workers.storage import get_engine
 
         get_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}").dispose()  # close our pool before the drop
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for attempt in range(3):  # a test that restarts PostgreSQL may have just cut this connection
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except OperationalError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
         admin.dispose()
 
 

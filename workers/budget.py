@@ -17,6 +17,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 
+from sqlalchemy.orm import Session
+
+from workers import storage
 from workers.storage import RateBudget, session_scope
 
 log = logging.getLogger(__name__)
@@ -58,20 +61,13 @@ class SharedBudget:
         self._local = threading.local()
         self.waited = 0.0
 
-    def _row(self, session) -> RateBudget:  # type: ignore[no-untyped-def]
+    def _row(self, session: Session) -> RateBudget:
+        """The budget row, locked for this transaction; created on first use (race-free)."""
         row = session.get(RateBudget, (self.store_hash, self.api), with_for_update=True)
         if row is None:
-            row = RateBudget(
-                store_hash=self.store_hash,
-                api=self.api,
-                quota=self.default_quota,
-                left=self.default_quota,
-                window_reset_at=0.0,
-                paused_until=0.0,
-                in_flight=0,
-            )
-            session.add(row)
-            session.flush()
+            storage.create_budget_row(session, self.store_hash, self.api, self.default_quota)
+            row = session.get(RateBudget, (self.store_hash, self.api), with_for_update=True)
+        assert row is not None
         return row
 
     def _delay(self, row: RateBudget, now: float) -> float:

@@ -503,6 +503,20 @@ def store_state(session: Session, store_hash: str) -> StoreState:
     return state
 
 
+def create_budget_row(session: Session, store_hash: str, api: str, quota: int) -> None:
+    """Insert a budget row unless another process just did."""
+    ins = _insert(session)(RateBudget).values(
+        store_hash=store_hash,
+        api=api,
+        quota=quota,
+        left=quota,
+        window_reset_at=0.0,
+        paused_until=0.0,
+        in_flight=0,
+    )
+    session.execute(ins.on_conflict_do_nothing(index_elements=[RateBudget.store_hash, RateBudget.api]))
+
+
 # --- failed tasks --------------------------------------------------------------------------
 
 
