@@ -26,7 +26,7 @@ from workers.budget import bigcommerce_budget, ometria_budget
 from workers.errors import ConfigurationError, PermanentError, SyncError, TransientError
 from workers.fingerprint import changed
 from workers.mapping import MappingContext, deactivation, default_store_id, map_product, missing_names
-from workers.ometria import OmetriaClient
+from workers.ometria import OmetriaClient, RecordTooLargeError
 from workers.settings import Settings, StoreConfig
 from workers.storage import CATEGORY, PRODUCT, session_scope
 
@@ -36,6 +36,7 @@ BATCH = 250
 PUSH_BATCH = 100
 LOOKUP_TTL = 900.0
 MAX_ATTEMPTS = 8
+PUSH_ATTEMPTS = 4
 CONFIG_PAUSE = 300.0
 
 
@@ -59,8 +60,10 @@ class FlushReport:
     retry_in: float | None = None
 
     def __str__(self) -> str:
-        text = (f"{self.claimed} dirty, {self.fetched} fetched, {self.gone} gone, "
-                f"{self.pushed} record(s) pushed in {self.requests} request(s)")
+        text = (
+            f"{self.claimed} dirty, {self.fetched} fetched, {self.gone} gone, "
+            f"{self.pushed} record(s) pushed in {self.requests} request(s)"
+        )
         if self.failed:
             text += f", {self.failed} failed"
         if self.error:
@@ -174,16 +177,22 @@ class Syncer:
 
     def push(self, planned: Sequence[tuple[dict, str, int]]) -> tuple[int, int, list]:
         """Push in requests of ≤100, recording each accepted request's fingerprints at once.
-        A 400 for a request is bisected down to the records Ometria refuses; those come back as
-        (record, error) so the caller puts them in the failed list. Returns (pushed, requests, bad)."""
+        Records Ometria refuses (too large; a 400, bisected down to the record) come back as
+        (record, product id, error) for the failed list; the rest of the batch still goes.
+        Returns (records pushed, requests, refused)."""
         pushed = requests = 0
         bad: list[tuple[dict, int, str]] = []
         pending = [list(planned[i : i + PUSH_BATCH]) for i in range(0, len(planned), PUSH_BATCH)]
         while pending:
             chunk = pending.pop(0)
             try:
-                self.ometria.push([r for r, _fp, _pid in chunk])
-                requests += 1
+                requests += self._send([r for r, _fp, _pid in chunk])
+            except RecordTooLargeError as exc:  # refused before sending: set those records aside
+                too_big = set(exc.record_ids)
+                bad += [(r, pid, str(exc)) for r, _fp, pid in chunk if r["id"] in too_big]
+                rest = [c for c in chunk if c[0]["id"] not in too_big]
+                pending[:0] = [rest] if rest else []
+                continue
             except PermanentError as exc:
                 requests += 1
                 if len(chunk) == 1:
@@ -195,6 +204,20 @@ class Syncer:
             pushed += len(chunk)
             self._record(chunk)
         return pushed, requests, bad
+
+    def _send(self, records: list[dict]) -> int:
+        """One push, retried a few times on 429/5xx/timeouts so that Ometria's hiccups do not cost
+        the batch (and a second BigCommerce fetch). Returns the requests made."""
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            try:
+                self.ometria.push(records)
+                return attempt
+            except TransientError as exc:
+                if attempt == PUSH_ATTEMPTS:
+                    raise
+                # a 429 also paused the shared budget: the next acquire() waits for that
+                time.sleep(min(8.0, exc.retry_after or 0.5 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311
+        raise AssertionError("unreachable")
 
     def _record(self, chunk: Sequence[tuple[dict, str, int]]) -> None:
         entries = [(r["id"], pid, fp, bool(r.get("is_active"))) for r, fp, pid in chunk]
@@ -241,28 +264,60 @@ class Syncer:
             self._unclaim(token, ids)
             raise
         with session_scope(self.db) as s:
+            # it went through: a row that changed meanwhile stays dirty, but no longer as a failure
+            # (its past attempts must not push it toward the failed list or grow its back-off)
+            s.execute(
+                storage.update(storage.Dirty)
+                .where(
+                    storage.Dirty.store_hash == sh,
+                    storage.Dirty.entity == PRODUCT,
+                    storage.Dirty.entity_id.in_(ids),
+                    storage.Dirty.claimed_by == token,
+                    storage.Dirty.attempts > 0,
+                )
+                .values(attempts=0, last_error=None)
+            )
             report.released = storage.release_done(s, sh, PRODUCT, token, ids)
         return report
 
-    def _give_back(self, s: storage.Session, token: str, ids: list[int], not_before: float = 0.0,
-                   error: str | None = None) -> None:
+    def _give_back(
+        self,
+        s: storage.Session,
+        token: str,
+        ids: list[int],
+        not_before: float = 0.0,
+        error: str | None = None,
+    ) -> None:
         """Rows claimed by `token` claimable again from `not_before`, no attempt counted."""
-        values: dict[str, object] = {"claimed_by": None, "claimed_version": None, "lease_until": None,
-                                     "not_before": not_before}
+        values: dict[str, object] = {
+            "claimed_by": None,
+            "claimed_version": None,
+            "lease_until": None,
+            "not_before": not_before,
+        }
         if error is not None:
             values["last_error"] = error[:2000]
-        s.execute(storage.update(storage.Dirty).where(
-            storage.Dirty.store_hash == self.store.store_hash, storage.Dirty.entity == PRODUCT,
-            storage.Dirty.entity_id.in_(ids), storage.Dirty.claimed_by == token,
-        ).values(**values))
+        s.execute(
+            storage.update(storage.Dirty)
+            .where(
+                storage.Dirty.store_hash == self.store.store_hash,
+                storage.Dirty.entity == PRODUCT,
+                storage.Dirty.entity_id.in_(ids),
+                storage.Dirty.claimed_by == token,
+            )
+            .values(**values)
+        )
 
     def _unclaim(self, token: str, ids: list[int]) -> None:
         """Best effort (the lease covers a failure): give the rows back, claimable at once."""
         try:
             with session_scope(self.db) as s:
                 self._give_back(s, token, ids)
-            log.warning("flush of %d products of store %s interrupted: rows given back", len(ids),
-                        self.store.store_hash)
+            log.warning(
+                "flush of %d products of store %s interrupted: rows given back",
+                len(ids),
+                self.store.store_hash,
+            )
         except Exception:
             log.exception("could not give back %d claimed rows; their lease will expire", len(ids))
 
@@ -310,8 +365,13 @@ class Syncer:
                 # failed list or growing the back-off
                 report.retry_in = max(exc.retry_after or 0.0, 1.0)
                 self._give_back(s, token, ids, not_before=now + report.retry_in, error=report.error)
-                log.info("flush of %d products of store %s rate-limited, retry in %.1fs: %s", len(ids), sh,
-                         report.retry_in, report.error)
+                log.info(
+                    "flush of %d products of store %s rate-limited, retry in %.1fs: %s",
+                    len(ids),
+                    sh,
+                    report.retry_in,
+                    report.error,
+                )
             elif isinstance(exc, PermanentError) or attempts >= MAX_ATTEMPTS:
                 storage.record_failure(
                     s,
@@ -343,7 +403,7 @@ class Syncer:
 
     def expand_categories(self) -> int:
         """Turn dirty categories into dirty products (the category and all its descendants).
-        Returns the number of products marked."""
+        Returns the number of distinct products marked."""
         token = uuid.uuid4().hex
         sh = self.store.store_hash
         with session_scope(self.db) as s:
@@ -359,11 +419,13 @@ class Syncer:
                 if cid not in seen:
                     seen.add(cid)
                     todo += children.get(cid, [])
-            marked = 0
+            marked: set[int] = set()
             for cid in sorted(seen):  # one category per query: safe whatever categories:in means
                 for page in self.bc.iter_product_pages(category_id=cid, include="", include_fields="id"):
                     with session_scope(self.db) as s:
-                        marked += storage.mark_dirty(s, sh, PRODUCT, [int(p["id"]) for p in page], "category")
+                        ids = [int(p["id"]) for p in page]
+                        storage.mark_dirty(s, sh, PRODUCT, ids, "category")
+                        marked.update(ids)
         except SyncError as exc:
             with session_scope(self.db) as s:
                 retry = time.time() + backoff(1, exc.retry_after)
@@ -372,7 +434,7 @@ class Syncer:
             return 0
         with session_scope(self.db) as s:
             storage.release_done(s, sh, CATEGORY, token, list(claimed))
-        return marked
+        return len(marked)
 
     # --- resync and sweep -------------------------------------------------------------------
 
