@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consumer.callbacks import Change
 from consumer.errors import Refusal
 from consumer.runtime import Runtime
-from workers.storage import mark_dirty, remember_webhook, session_scope
+from workers.storage import record_webhook
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,17 @@ def record_change(runtime: Runtime, store_hash: str, change: Change, webhook_id:
     """RECORDED or REPLAYED once durable; Refusal(503) when the database cannot be written."""
     try:
         runtime.ensure_schema()
-        with session_scope(runtime.settings.database_url) as session:
-            if webhook_id is not None and not remember_webhook(session, webhook_id, store_hash):
-                return REPLAYED
-            mark_dirty(session, store_hash, change.entity, change.ids, reason="webhook")
+        if not record_webhook(
+            runtime.settings.database_url, store_hash, change.entity, change.ids, webhook_id
+        ):
+            return REPLAYED
     except (SQLAlchemyError, OSError) as exc:
-        log.error("webhook for store %s not recorded: database unavailable (%s)", store_hash,
-                  type(exc).__name__, exc_info=True)
+        log.error(
+            "webhook for store %s not recorded: database unavailable (%s)",
+            store_hash,
+            type(exc).__name__,
+            exc_info=True,
+        )
         raise Refusal(503, "cannot record the change now; retry later") from None
     wake(runtime, store_hash)
     return RECORDED

@@ -194,15 +194,18 @@ def ping(url: str) -> None:
 # --- dirty rows ----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _dirty_upsert(dialect: str) -> Any:
-    """Built once per dialect: the statement is compiled once and cached (the webhook hot path)."""
-    table = Dirty.__table__
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return ins.on_conflict_do_update(
-        index_elements=[table.c.store_hash, table.c.entity, table.c.entity_id],
-        set_={"version": table.c.version + 1, "last_seen": ins.excluded.last_seen, "not_before": 0.0},
-    )
+# Plain SQL that SQLite and PostgreSQL both accept, so that the statement is compiled once and
+# cached (SQLAlchemy does not cache its dialect `on_conflict_*` constructs): the webhook hot path.
+DIRTY_UPSERT = text(
+    "INSERT INTO dirty (store_hash, entity, entity_id, version, reason, first_seen, last_seen, not_before,"
+    " attempts) VALUES (:store_hash, :entity, :entity_id, 1, :reason, :now, :now, 0, 0)"
+    " ON CONFLICT (store_hash, entity, entity_id)"
+    " DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0"
+)
+WEBHOOK_INSERT = text(
+    "INSERT INTO seen_webhooks (webhook_id, store_hash, received_at) VALUES (:webhook_id, :store_hash, :now)"
+    " ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id"
+)
 
 
 def mark_dirty(
@@ -216,25 +219,12 @@ def mark_dirty(
     """Upsert one dirty row per id; a row that exists gets its version bumped. Returns the count."""
     now = time.time() if now is None else now
     rows = [
-        {
-            "store_hash": store_hash,
-            "entity": entity,
-            "entity_id": int(i),
-            "version": 1,
-            "reason": reason,
-            "first_seen": now,
-            "last_seen": now,
-            "not_before": 0.0,
-            "attempts": 0,
-        }
+        {"store_hash": store_hash, "entity": entity, "entity_id": int(i), "reason": reason, "now": now}
         for i in dict.fromkeys(ids)
     ]
-    if not rows:
-        return 0
-    stmt = _dirty_upsert(session.get_bind().dialect.name)
     conn = session.connection()
     for start in range(0, len(rows), 500):
-        conn.execute(stmt, rows[start : start + 500])
+        conn.execute(DIRTY_UPSERT, rows[start : start + 500])
     return len(rows)
 
 
@@ -469,19 +459,30 @@ def forget_records(session: Session, store_hash: str, record_ids: Sequence[str])
 # --- webhook ids ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _webhook_insert(dialect: str) -> Any:
-    table = SeenWebhook.__table__
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return ins.on_conflict_do_nothing(index_elements=[table.c.webhook_id]).returning(table.c.webhook_id)
-
-
 def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: float | None = None) -> bool:
     """True the first time a webhook id is seen, False for a replay (within the retention)."""
     now = time.time() if now is None else now
-    stmt = _webhook_insert(session.get_bind().dialect.name)
-    params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "received_at": now}
-    return session.connection().execute(stmt, params).first() is not None
+    params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
+    return session.connection().execute(WEBHOOK_INSERT, params).first() is not None
+
+
+def record_webhook(
+    url: str, store_hash: str, entity: str, ids: Sequence[int], webhook_id: str | None
+) -> bool:
+    """The receiver's one transaction, without an ORM session (the hot path): remember the
+    webhook id, then mark the ids dirty. False, with nothing written, for a replayed webhook id."""
+    now = time.time()
+    with get_engine(url).begin() as conn:
+        if webhook_id is not None:
+            params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
+            if conn.execute(WEBHOOK_INSERT, params).first() is None:
+                return False
+        rows = [
+            {"store_hash": store_hash, "entity": entity, "entity_id": int(i), "reason": "webhook", "now": now}
+            for i in dict.fromkeys(ids)
+        ]
+        conn.execute(DIRTY_UPSERT, rows)
+    return True
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
