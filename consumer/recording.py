@@ -1,6 +1,7 @@
 """Making a callback's change durable: one transaction that remembers the webhook id (replays are
 acknowledged without recording again) and upserts the dirty rows. Only after the commit is the
 store's flush woken — never before, and never in a way that can fail or block the request.
+Concurrent callbacks share a commit (consumer.group_commit).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consumer.callbacks import Change
 from consumer.errors import Refusal
 from consumer.runtime import Runtime
-from workers.storage import record_webhook
+from workers.storage import Callback
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +22,11 @@ RECORDED, REPLAYED = "recorded", "replayed"
 
 def record_change(runtime: Runtime, store_hash: str, change: Change, webhook_id: str | None) -> str:
     """RECORDED or REPLAYED once durable; Refusal(503) when the database cannot be written."""
+    callback = Callback(store_hash, change.entity, tuple(change.ids), webhook_id)
     try:
         runtime.ensure_schema()
-        if not record_webhook(
-            runtime.settings.database_url, store_hash, change.entity, change.ids, webhook_id
-        ):
-            return REPLAYED
-    except (SQLAlchemyError, OSError) as exc:
+        fresh = runtime.group_commit.record(callback)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.error(
             "webhook for store %s not recorded: database unavailable (%s)",
             store_hash,
@@ -35,6 +34,8 @@ def record_change(runtime: Runtime, store_hash: str, change: Change, webhook_id:
             exc_info=True,
         )
         raise Refusal(503, "cannot record the change now; retry later") from None
+    if not fresh:
+        return REPLAYED
     wake(runtime, store_hash)
     return RECORDED
 

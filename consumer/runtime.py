@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from consumer.auth import Authenticator
+from consumer.group_commit import GroupCommit, group_commit_for
 from workers.migrate import upgrade
 from workers.settings import Settings
 from workers.wake import Waker
@@ -27,6 +28,7 @@ class Runtime:
     settings: Settings
     waker: Waker
     authenticator: Authenticator
+    group_commit: GroupCommit
     schema_ready: bool = False
     _schema_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -44,8 +46,9 @@ class Runtime:
         try:
             self.ensure_schema()
         except (SQLAlchemyError, OSError) as exc:
-            log.error("database not reachable at start (%s); webhooks answer 503 until it is",
-                      type(exc).__name__)
+            log.error(
+                "database not reachable at start (%s); webhooks answer 503 until it is", type(exc).__name__
+            )
 
 
 def attach_runtime(app: Flask, settings: Settings, publish: Callable[[str], None]) -> Runtime:
@@ -53,6 +56,7 @@ def attach_runtime(app: Flask, settings: Settings, publish: Callable[[str], None
         settings=settings,
         waker=Waker(publish, settings.debounce_seconds),
         authenticator=Authenticator(settings.stores.values()),
+        group_commit=group_commit_for(settings.database_url),
     )
     app.extensions[EXTENSION] = runtime
     return runtime

@@ -25,7 +25,6 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-import consumer.recording
 from consumer import create_app
 from tests.test_webhooks import Receiver, new_secret, sign, store_config
 from workers.redact import install_log_redaction, redact, scrub_event
@@ -168,11 +167,11 @@ def test_no_secret_reaches_the_logs_or_sentry(
         s.execute(text("ALTER TABLE dirty_gone RENAME TO dirty"))
 
     # 3. an exception while recording, and one in a view of its own
-    def failing_mark_dirty(*args: Any, **kwargs: Any) -> None:
+    def failing_write(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError(f"database driver said: auth {store.client_secret} / {admin_token}")
 
     with monkeypatch.context() as patch:
-        patch.setattr(consumer.recording, "mark_dirty", failing_mark_dirty)
+        patch.setattr(receiver.app.extensions["bcsync"].group_commit, "_write", failing_write)
         assert receiver.post(body=body, headers={**secret, **signed(body)}).status_code == 500
     assert receiver.client.get("/boom", headers={"Authorization": f"Bearer {admin_token}"}).status_code == 500
     # 4. careless log lines elsewhere in the code

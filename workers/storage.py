@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -466,23 +467,44 @@ def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: fl
     return session.connection().execute(WEBHOOK_INSERT, params).first() is not None
 
 
-def record_webhook(
-    url: str, store_hash: str, entity: str, ids: Sequence[int], webhook_id: str | None
-) -> bool:
-    """The receiver's one transaction, without an ORM session (the hot path): remember the
-    webhook id, then mark the ids dirty. False, with nothing written, for a replayed webhook id."""
+@dataclass(frozen=True)
+class Callback:
+    """One acknowledged callback's change, as the receiver records it."""
+
+    store_hash: str
+    entity: str
+    ids: tuple[int, ...]
+    webhook_id: str | None = None
+
+
+def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
+    """The receiver's transaction, for one callback or a group of concurrent ones (one commit for
+    all of them), without an ORM session: the hot path. For each callback: remember its webhook id,
+    then mark its ids dirty; False (nothing written for it) when the webhook id was seen before."""
     now = time.time()
+    fresh: list[bool] = []
+    rows: list[dict[str, Any]] = []
     with get_engine(url).begin() as conn:
-        if webhook_id is not None:
-            params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
-            if conn.execute(WEBHOOK_INSERT, params).first() is None:
-                return False
-        rows = [
-            {"store_hash": store_hash, "entity": entity, "entity_id": int(i), "reason": "webhook", "now": now}
-            for i in dict.fromkeys(ids)
-        ]
-        conn.execute(DIRTY_UPSERT, rows)
-    return True
+        for cb in callbacks:
+            if cb.webhook_id is not None:
+                params = {"webhook_id": cb.webhook_id[:128], "store_hash": cb.store_hash, "now": now}
+                if conn.execute(WEBHOOK_INSERT, params).first() is None:
+                    fresh.append(False)
+                    continue
+            fresh.append(True)
+            rows += [
+                {
+                    "store_hash": cb.store_hash,
+                    "entity": cb.entity,
+                    "entity_id": int(i),
+                    "reason": "webhook",
+                    "now": now,
+                }
+                for i in dict.fromkeys(cb.ids)
+            ]
+        if rows:
+            conn.execute(DIRTY_UPSERT, rows)
+    return fresh
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
