@@ -34,12 +34,18 @@ def syncer(sandbox: Sandbox, tmp_path: Path) -> Syncer:
     sandbox.client().reset_ometria_faults()
     db = f"sqlite:///{tmp_path / 'bcsync.db'}"
     upgrade(db)
-    store = StoreConfig(store_hash=S.SANDBOX_STORE_HASH, access_token=S.SANDBOX_ACCESS_TOKEN,
-                        webhook_secret=S.SANDBOX_WEBHOOK_SECRET, api_url=sandbox.bc_url,
-                        ometria_api_key=S.SANDBOX_OMETRIA_KEY, ometria_api_url=sandbox.ometria_url,
-                        ometria_push_rate=50)
-    settings = Settings(stores={store.store_hash: store}, database_url=db, broker_url="filesystem://",
-                        var_dir=tmp_path)
+    store = StoreConfig(
+        store_hash=S.SANDBOX_STORE_HASH,
+        access_token=S.SANDBOX_ACCESS_TOKEN,
+        webhook_secret=S.SANDBOX_WEBHOOK_SECRET,
+        api_url=sandbox.bc_url,
+        ometria_api_key=S.SANDBOX_OMETRIA_KEY,
+        ometria_api_url=sandbox.ometria_url,
+        ometria_push_rate=50,
+    )
+    settings = Settings(
+        stores={store.store_hash: store}, database_url=db, broker_url="filesystem://", var_dir=tmp_path
+    )
     return Syncer(settings, store, lease_seconds=30)
 
 
@@ -108,9 +114,10 @@ def test_gone_products_and_vanished_variants_are_deactivated(sandbox: Sandbox, s
     assert records[str(doomed["id"])]["is_active"] is False
     assert all(r["is_active"] is False for k, r in records.items() if k.startswith(f"{doomed['id']}-"))
     assert records[f"{trimmed['id']}-{variant['id']}"]["is_active"] is False
-    assert records[str(trimmed["id"])]["is_active"] == expected_records(client.snapshot())[str(trimmed["id"])][
-        "is_active"
-    ]
+    assert (
+        records[str(trimmed["id"])]["is_active"]
+        == expected_records(client.snapshot())[str(trimmed["id"])]["is_active"]
+    )
     pushes = client.ometria_stats()["pushes"]
     mark(syncer, ids)  # deleted twice: nothing more to say
     flush_all(syncer)
@@ -127,7 +134,9 @@ def test_a_transient_failure_gives_the_rows_back_for_a_later_retry(sandbox: Sand
     assert report is not None and report.error and report.retry_in
     with session_scope(syncer.db) as s:
         rows = list(s.scalars(select(storage.Dirty)))
-    assert len(rows) == 5 and all(r.attempts == 1 and r.not_before > time.time() and not r.claimed_by for r in rows)
+    assert len(rows) == 5 and all(
+        r.attempts == 1 and r.not_before > time.time() and not r.claimed_by for r in rows
+    )
     assert list_failed(syncer.db) == []
     client.reset_faults()
     with session_scope(syncer.db) as s:
@@ -163,8 +172,12 @@ def test_a_record_ometria_refuses_lands_in_the_failed_list_and_replays_once_fixe
     client = sandbox.client()
     products = client.snapshot()["products"][600:610]
     big = products[0]["id"]
-    client.mutate_many([{"op": "set_custom_field", "product_id": big, "name": f"spec {i:03d}", "value": "x" * 240}
-                        for i in range(260)])  # a parent record over Ometria's 60 KB
+    client.mutate_many(
+        [
+            {"op": "set_custom_field", "product_id": big, "name": f"spec {i:03d}", "value": "x" * 240}
+            for i in range(260)
+        ]
+    )  # a parent record over Ometria's 60 KB
     mark(syncer, [p["id"] for p in products])
     flush_all(syncer)
     records = client.records()
@@ -178,8 +191,10 @@ def test_a_record_ometria_refuses_lands_in_the_failed_list_and_replays_once_fixe
             client.mutate("delete_custom_field", product_id=big, custom_field_id=field["id"])
     replay(syncer.db, [entry.id])
     flush_all(syncer)
-    assert not drift({k: v for k, v in expected_records(client.snapshot()).items() if k == str(big)},
-                     {str(big): client.records()[str(big)]})
+    assert not drift(
+        {k: v for k, v in expected_records(client.snapshot()).items() if k == str(big)},
+        {str(big): client.records()[str(big)]},
+    )
 
 
 def test_a_changed_category_marks_its_products_and_its_descendants(sandbox: Sandbox, syncer: Syncer) -> None:
@@ -202,7 +217,9 @@ def test_a_changed_category_marks_its_products_and_its_descendants(sandbox: Sand
     assert marked == expected
 
 
-def test_the_date_modified_sweep_catches_changes_that_fire_no_webhook(sandbox: Sandbox, syncer: Syncer) -> None:
+def test_the_date_modified_sweep_catches_changes_that_fire_no_webhook(
+    sandbox: Sandbox, syncer: Syncer
+) -> None:
     client = sandbox.client()
     assert syncer.sweep_modified(overlap=0) == 0  # the first sweep only sets the watermark
     pid = client.snapshot()["products"][42]["id"]
