@@ -127,7 +127,10 @@ def _stores_from_file(path: Path) -> dict[str, StoreConfig]:
         raise ConfigError(f"STORES_FILE {path}: {exc}") from exc
     stores = {}
     known = set(StoreConfig.__dataclass_fields__) - {"store_hash"}
-    for store_hash, table in data.get("stores", data).items():
+    tables = data.get("stores", data)
+    if not isinstance(tables, dict) or not tables:
+        raise ConfigError(f"STORES_FILE {path}: expected one [stores.<store hash>] table per store")
+    for store_hash, table in tables.items():
         if not isinstance(table, dict):
             raise ConfigError(f"STORES_FILE {path}: [{store_hash}] must be a table")
         unknown = set(table) - known
