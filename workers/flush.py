@@ -175,16 +175,33 @@ class Syncer:
             ]
         return out
 
-    def push(self, planned: Sequence[tuple[dict, str, int]]) -> tuple[int, int, list]:
+    def push(
+        self, planned: Sequence[tuple[dict, str, int]], token: str | None = None
+    ) -> tuple[int, int, list]:
         """Push in requests of ≤100, recording each accepted request's fingerprints at once.
         Records Ometria refuses (too large; a 400, bisected down to the record) come back as
         (record, product id, error) for the failed list; the rest of the batch still goes.
+        With the claim `token`, each request first renews the lease of its products and leaves out
+        those the claim no longer holds (a flush slower than its lease: another one has claimed
+        them and fetched them afresh — pushing ours would overwrite newer data with older).
         Returns (records pushed, requests, refused)."""
         pushed = requests = 0
         bad: list[tuple[dict, int, str]] = []
         pending = [list(planned[i : i + PUSH_BATCH]) for i in range(0, len(planned), PUSH_BATCH)]
         while pending:
             chunk = pending.pop(0)
+            if token is not None:
+                held = self._renew(token, {pid for _r, _fp, pid in chunk})
+                if len(held) < len({pid for _r, _fp, pid in chunk}):
+                    log.warning(
+                        "store %s: a flush outlived its lease; %d record(s) left to the flush "
+                        "that claimed their products since",
+                        self.store.store_hash,
+                        sum(1 for c in chunk if c[2] not in held),
+                    )
+                    chunk = [c for c in chunk if c[2] in held]
+                    if not chunk:
+                        continue
             try:
                 requests += self._send([r for r, _fp, _pid in chunk])
             except RecordTooLargeError as exc:  # refused before sending: set those records aside
@@ -204,6 +221,22 @@ class Syncer:
             pushed += len(chunk)
             self._record(chunk)
         return pushed, requests, bad
+
+    def _renew(self, token: str, ids: set[int]) -> set[int]:
+        """Extend the lease of the rows `token` still holds among `ids`; returns those ids."""
+        with session_scope(self.db) as s:
+            rows = s.execute(
+                storage.update(storage.Dirty)
+                .where(
+                    storage.Dirty.store_hash == self.store.store_hash,
+                    storage.Dirty.entity == PRODUCT,
+                    storage.Dirty.entity_id.in_(sorted(ids)),
+                    storage.Dirty.claimed_by == token,
+                )
+                .values(lease_until=time.time() + self.lease)
+                .returning(storage.Dirty.entity_id)
+            )
+            return {int(i) for i in rows.scalars()}
 
     def _send(self, records: list[dict]) -> int:
         """One push, retried a few times on 429/5xx/timeouts so that Ometria's hiccups do not cost
@@ -252,7 +285,7 @@ class Syncer:
                 ledger = storage.ledger_for_products(s, sh, ids)
             planned = self.plan(products, gone, ledger)
             report.records = len(planned)
-            report.pushed, report.requests, bad = self.push(planned)
+            report.pushed, report.requests, bad = self.push(planned, token)
             report.failed = len(bad)
             self._record_bad(bad)
         except SyncError as exc:
@@ -472,7 +505,7 @@ class Syncer:
             if dry_run:
                 report.samples += [r for r, _fp, _pid in planned[: max(0, 20 - len(report.samples))]]
             else:
-                pushed, _requests, bad = self.push(planned)
+                pushed, _requests, bad = self.push(planned, token)
                 report.pushed += pushed
                 self._record_bad(bad)
                 with session_scope(self.db) as s:

@@ -25,7 +25,7 @@ from workers.storage import PRODUCT, session_scope
 
 log = logging.getLogger(__name__)
 
-DRAIN_SECONDS = 50.0
+DRAIN_SECONDS = 20.0  # a warm shutdown waits at most this (plus one batch) for a running flush
 _shutting_down = False
 _syncers: dict[str, Syncer] = {}
 
