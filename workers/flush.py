@@ -37,6 +37,7 @@ PUSH_BATCH = 100
 LOOKUP_TTL = 900.0
 MAX_ATTEMPTS = 8
 PUSH_ATTEMPTS = 4
+FETCH_ATTEMPTS = 3
 CONFIG_PAUSE = 300.0
 
 
@@ -238,6 +239,20 @@ class Syncer:
             )
             return {int(i) for i in rows.scalars()}
 
+    def _fetch(self, ids: Sequence[int]) -> list[dict]:
+        """The batch's one catalogue call, retried a few times on 5xx/timeouts/garbage (a 429
+        waits in the shared budget first) before the batch is given back for a later retry."""
+        for attempt in range(1, FETCH_ATTEMPTS + 1):
+            try:
+                return self.bc.products_by_ids(ids)
+            except TransientError as exc:
+                if attempt == FETCH_ATTEMPTS:
+                    raise
+                pause = min(30.0, exc.retry_after or 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
+                log.info("store %s: fetch failed (%s), again in %.1fs", self.store.store_hash, exc, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
     def _send(self, records: list[dict]) -> int:
         """One push, retried a few times on 429/5xx/timeouts so that Ometria's hiccups do not cost
         the batch (and a second BigCommerce fetch). Returns the requests made."""
@@ -275,7 +290,7 @@ class Syncer:
         ids = sorted(claimed)
         report = FlushReport(claimed=len(ids))
         try:
-            products = self.bc.products_by_ids(ids)
+            products = self._fetch(ids)
             report.fetched = len(products)
             self._names_for(products)
             present = {int(p["id"]) for p in products}
