@@ -231,3 +231,19 @@ def test_the_date_modified_sweep_catches_changes_that_fire_no_webhook(
     assert syncer.sweep_modified(overlap=5) >= 1
     with session_scope(syncer.db) as s:
         assert pid in set(s.scalars(select(storage.Dirty.entity_id)))
+
+
+def test_a_storm_settles_before_it_is_flushed_but_never_waits_past_the_maximum(syncer: Syncer) -> None:
+    debounce, max_wait = syncer.settings.debounce_seconds, syncer.settings.max_wait_seconds
+    sh = syncer.store.store_hash
+    assert syncer.settle_time(now=1000.0) == 0.0  # nothing dirty
+    with session_scope(syncer.db) as s:
+        storage.mark_dirty(s, sh, PRODUCT, [1], now=1000.0)
+    assert syncer.settle_time(now=1000.5) == pytest.approx(debounce - 0.5)  # an isolated change: the debounce
+    assert syncer.settle_time(now=1000.0 + debounce) == 0.0
+    for t in range(1, int(max_wait) + 5):  # a change every second: the store never goes quiet
+        with session_scope(syncer.db) as s:
+            storage.mark_dirty(s, sh, PRODUCT, [1 + t], now=1000.0 + t)
+        if 1000.0 + t + 0.1 < 1000.0 + max_wait:
+            assert syncer.settle_time(now=1000.0 + t + 0.1) > 0
+    assert syncer.settle_time(now=1000.0 + max_wait) == 0.0  # the oldest change has waited long enough

@@ -274,6 +274,22 @@ class Syncer:
 
     # --- the flush -------------------------------------------------------------------------
 
+    def settle_time(self, now: float | None = None) -> float:
+        """Seconds to let the store's backlog settle before a flush (0: flush now).
+
+        A storm (a bulk import fires a callback per product, often several) is flushed once it
+        goes quiet — no new change for SYNC_DEBOUNCE_SECONDS — so that each product is fetched
+        once and batches are full; a store that never goes quiet is flushed anyway once its
+        oldest change has waited SYNC_MAX_WAIT_SECONDS. An isolated change goes after the debounce."""
+        now = time.time() if now is None else now
+        with session_scope(self.db) as s:
+            count, oldest, newest = storage.backlog(s, self.store.store_hash, PRODUCT, now)
+        if not count:
+            return 0.0
+        quiet_at = newest + self.settings.debounce_seconds
+        overdue_at = oldest + self.settings.max_wait_seconds
+        return max(0.0, min(quiet_at, overdue_at) - now)
+
     def paused(self) -> float:
         with session_scope(self.db) as s:
             state = storage.store_state(s, self.store.store_hash)

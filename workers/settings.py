@@ -67,6 +67,7 @@ class Settings:
     sentry_dsn: str = ""
     debounce_seconds: float = 2.0
     lease_seconds: float = 120.0
+    max_wait_seconds: float = 30.0  # a store that never goes quiet is flushed after this anyway
     queue: str = "bcsync"
     sweep_seconds: float = 10.0  # flush whatever is dirty (lost wake-ups)
     reconcile_seconds: float = 300.0  # date_modified:min sweep (lost callbacks)
@@ -177,6 +178,7 @@ def load_settings() -> Settings:
         sentry_dsn=_env("SENTRY_DSN"),
         debounce_seconds=float(_env("SYNC_DEBOUNCE_SECONDS", "2")),
         lease_seconds=float(_env("SYNC_LEASE_SECONDS", "120")),
+        max_wait_seconds=float(_env("SYNC_MAX_WAIT_SECONDS", "30")),
         queue=_env("BCSYNC_QUEUE", "bcsync"),
         sweep_seconds=float(_env("SYNC_SWEEP_SECONDS", "10")),
         reconcile_seconds=float(_env("SYNC_RECONCILE_SECONDS", "300")),

@@ -111,6 +111,7 @@ class StoreState(Base):
     last_sweep_at: Mapped[float] = mapped_column(Float, default=0.0)
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    flush_due_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     seen_errors: Mapped[list[str] | None] = mapped_column(
         JSON, nullable=True
     )  # Ometria _errors already filed
@@ -368,6 +369,33 @@ def drop_dirty(session: Session, store_hash: str, entity: str, ids: Sequence[int
     )
 
 
+def backlog(
+    session: Session, store_hash: str, entity: str, now: float | None = None
+) -> tuple[int, float, float]:
+    """Claimable rows of a store: (count, oldest first_seen, newest last_seen)."""
+    now = time.time() if now is None else now
+    count, oldest, newest = session.execute(
+        select(func.count(), func.min(Dirty.first_seen), func.max(Dirty.last_seen)).where(
+            Dirty.store_hash == store_hash,
+            Dirty.entity == entity,
+            Dirty.not_before <= now,
+            (Dirty.lease_until.is_(None)) | (Dirty.lease_until < now),
+        )
+    ).one()
+    return int(count), float(oldest or 0.0), float(newest or 0.0)
+
+
+def schedule_flush(session: Session, store_hash: str, due: float, now: float | None = None) -> bool:
+    """Note that a flush of the store is due at `due`; False when one is already due by then
+    (so a storm of wake-ups schedules one deferred flush, not one each)."""
+    now = time.time() if now is None else now
+    state = store_state(session, store_hash)
+    if now < state.flush_due_at <= due + 0.5:
+        return False
+    state.flush_due_at = due
+    return True
+
+
 def dirty_counts(session: Session) -> dict[tuple[str, str], int]:
     rows = session.execute(
         select(Dirty.store_hash, Dirty.entity, func.count()).group_by(Dirty.store_hash, Dirty.entity)
@@ -518,7 +546,7 @@ def store_state(session: Session, store_hash: str) -> StoreState:
     state = session.get(StoreState, store_hash)
     if state is None:
         ins = _insert(session)(StoreState).values(
-            store_hash=store_hash, lookups_at=0.0, last_sweep_at=0.0, paused_until=0.0
+            store_hash=store_hash, lookups_at=0.0, last_sweep_at=0.0, paused_until=0.0, flush_due_at=0.0
         )
         session.execute(ins.on_conflict_do_nothing(index_elements=[StoreState.store_hash]))
         state = session.get(StoreState, store_hash)

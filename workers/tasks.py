@@ -89,6 +89,13 @@ def flush_store(store_hash: str) -> dict:
     if paused > 0:
         flush_store.apply_async(args=[store_hash], countdown=paused)
         return {"paused": paused}
+    settle = sync.settle_time()
+    if settle > 0:  # a storm is still arriving: one deferred flush for the store, not one per wake-up
+        with session_scope(sync.db) as s:
+            due = storage.schedule_flush(s, store_hash, time.time() + settle)
+        if due:
+            flush_store.apply_async(args=[store_hash], countdown=settle)
+        return {"settling": settle}
     deadline = time.time() + DRAIN_SECONDS
     totals = {"batches": 0, "claimed": 0, "pushed": 0, "requests": 0, "failed": 0}
     more = False
