@@ -1,6 +1,6 @@
-"""A flush: take up to 250 dirty products of a store, fetch them in one call, push what changed.
+"""A flush: take up to 1000 dirty products of a store, fetch them 250 a call, push what changed.
 
-    claim ≤250 dirty rows → GET products?id:in=… (1 call) → map (pure) → fingerprint, keep the
+    claim ≤1000 dirty rows → GET products?id:in=… (≤250 a call) → map (pure) → fingerprint, keep the
     changed records → push ≤100 a request → record fingerprints → release the rows whose version
     did not move meanwhile.
 
@@ -32,8 +32,9 @@ from workers.storage import CATEGORY, PRODUCT, session_scope
 
 log = logging.getLogger(__name__)
 
-BATCH = 250
-PUSH_BATCH = 100
+BATCH = 1000  # products claimed by one flush: 4 catalogue calls, and pushes of 100 across all of them
+FETCH_BATCH = 250  # BigCommerce's page limit: products per `id:in` call
+PUSH_BATCH = 100  # Ometria's limit: records per push
 LOOKUP_TTL = 900.0
 MAX_ATTEMPTS = 8
 PUSH_ATTEMPTS = 4
@@ -240,7 +241,7 @@ class Syncer:
             return {int(i) for i in rows.scalars()}
 
     def _fetch(self, ids: Sequence[int]) -> list[dict]:
-        """The batch's one catalogue call, retried a few times on 5xx/timeouts/garbage (a 429
+        """One catalogue call (≤250 ids), retried a few times on 5xx/timeouts/garbage (a 429
         waits in the shared budget first) before the batch is given back for a later retry."""
         for attempt in range(1, FETCH_ATTEMPTS + 1):
             try:
@@ -306,7 +307,9 @@ class Syncer:
         ids = sorted(claimed)
         report = FlushReport(claimed=len(ids))
         try:
-            products = self._fetch(ids)
+            products = [
+                p for i in range(0, len(ids), FETCH_BATCH) for p in self._fetch(ids[i : i + FETCH_BATCH])
+            ]
             report.fetched = len(products)
             self._names_for(products)
             present = {int(p["id"]) for p in products}
