@@ -600,10 +600,13 @@ class Syncer:
         return marked
 
 
-def drain(syncer: Syncer, deadline: float) -> Iterator[FlushReport]:
-    """Flush batch after batch until nothing is claimable or the deadline passes."""
+def drain(syncer: Syncer, deadline: float, settle: bool = False) -> Iterator[FlushReport]:
+    """Flush batch after batch until nothing is claimable or the deadline passes; with `settle`,
+    also stop when what is left is still settling (the rest of a storm arriving meanwhile)."""
     syncer.expand_categories()
     while time.time() < deadline:
+        if settle and syncer.settle_time() > 0:
+            return
         report = syncer.flush_batch()
         if report is None:
             return

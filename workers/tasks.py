@@ -89,17 +89,12 @@ def flush_store(store_hash: str) -> dict:
     if paused > 0:
         flush_store.apply_async(args=[store_hash], countdown=paused)
         return {"paused": paused}
-    settle = sync.settle_time()
-    if settle > 0:  # a storm is still arriving: one deferred flush for the store, not one per wake-up
-        with session_scope(sync.db) as s:
-            due = storage.schedule_flush(s, store_hash, time.time() + settle)
-        if due:
-            flush_store.apply_async(args=[store_hash], countdown=settle)
-        return {"settling": settle}
+    if _defer_while_settling(sync, store_hash):
+        return {"settling": True}
     deadline = time.time() + DRAIN_SECONDS
     totals = {"batches": 0, "claimed": 0, "pushed": 0, "requests": 0, "failed": 0}
     more = False
-    for report in drain(sync, deadline):
+    for report in drain(sync, deadline, settle=True):
         totals["batches"] += 1
         for key in ("claimed", "pushed", "requests", "failed"):
             totals[key] += getattr(report, key)
@@ -109,9 +104,23 @@ def flush_store(store_hash: str) -> dict:
         if _stopping():
             break
         more = True
-    if more and not _stopping() and time.time() >= deadline:
+    if _stopping() or _defer_while_settling(sync, store_hash):
+        return totals
+    if more and time.time() >= deadline:
         flush_store.delay(store_hash)  # a long backlog: hand over to the next task, keep the queue fair
     return totals
+
+
+def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
+    """A storm is still arriving: schedule one deferred flush for the store (not one per wake-up)."""
+    settle = sync.settle_time()
+    if settle <= 0:
+        return False
+    with session_scope(sync.db) as s:
+        due = storage.schedule_flush(s, store_hash, time.time() + settle)
+    if due:
+        flush_store.apply_async(args=[store_hash], countdown=settle)
+    return True
 
 
 @app.task(base=SyncTask, name="workers.tasks.sweep_dirty")
