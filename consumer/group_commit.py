@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
+from sqlalchemy.exc import OperationalError
+
 from workers.storage import Callback, record_callbacks
 
 GROUP_MAX = 200  # callbacks per transaction at the most
@@ -35,6 +37,15 @@ class GroupCommit:
         self._queue.put((callback, done))
         return done.result(timeout=WAIT_SECONDS)
 
+    def _write_retrying(self, callbacks: list[Callback]) -> list[bool]:
+        for attempt in range(3):
+            try:
+                return self._write(callbacks)
+            except OperationalError as exc:
+                if attempt == 2 or not _is_retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
     def _ensure_writer(self) -> None:
         if self._pid != os.getpid():
             with self._lock:
@@ -54,13 +65,19 @@ class GroupCommit:
                 except queue.Empty:
                     break
             try:
-                results = self._write([cb for cb, _ in group])
+                results = self._write_retrying([cb for cb, _ in group])
             except BaseException as exc:  # every waiter learns of it; the thread lives on
                 for _, done in group:
                     done.set_exception(exc)
                 continue
             for (_, done), fresh in zip(group, results, strict=True):
                 done.set_result(fresh)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: the transaction was rolled back and may simply be rerun."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, OperationalError) and code in ("40P01", "40001")
 
 
 def group_commit_for(database_url: str) -> GroupCommit:

@@ -63,3 +63,19 @@ def test_a_database_error_reaches_every_waiter_and_the_writer_survives(db_url: s
     with pytest.raises(OperationalError):
         committer.record(Callback("st", PRODUCT, (1,), "a"))
     assert committer.record(Callback("st", PRODUCT, (1,), "a")) is True  # nothing was written the first time
+
+
+def test_a_deadlocked_group_is_rerun(db_url: str) -> None:
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    calls = []
+
+    def write(callbacks: Sequence[Callback]) -> list[bool]:
+        calls.append(len(callbacks))
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, Deadlock("deadlock detected"))
+        return record_callbacks(db_url, callbacks)
+
+    assert GroupCommit(write).record(Callback("st", PRODUCT, (3,), "d")) is True
+    assert calls == [1, 1]

@@ -530,7 +530,8 @@ def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
                 }
                 for i in dict.fromkeys(cb.ids)
             ]
-        if rows:
+        if rows:  # in key order: concurrent groups lock rows in the same order, so never deadlock
+            rows.sort(key=lambda r: (r["store_hash"], r["entity"], r["entity_id"]))
             conn.execute(DIRTY_UPSERT, rows)
     return fresh
 
