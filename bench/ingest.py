@@ -1,0 +1,116 @@
+"""Ingest: webhooks/s and p50/p99 ack latency of `POST /webhooks/bigcommerce` (consumer.wsgi:app, signature
+and secret checks on, PostgreSQL + Redis) next to a bare Flask endpoint (bench.bare:app), both under
+gunicorn with the same settings, driven by the same load generator (bench.loadgen, its own process) at the
+same concurrency over loopback. Rounds alternate bare / real so drift in the machine's load hits both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, backend, say, work_dir
+from tests.harness import Stack, free_port, service_env, wait_until
+
+# gthread, 2 workers x 4 threads: the fastest of the settings tried for the real receiver on 2 cores
+# (sync workers lose keep-alive and pay a TCP connect per callback; more processes than cores just
+# contend). BENCH_GUNICORN overrides it, e.g. "--workers 3 --worker-class sync".
+GUNICORN = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 4 --worker-class gthread").split()
+CONCURRENCY = int(os.environ.get("BENCH_INGEST_CONCURRENCY", "8"))
+
+
+def _gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    argv = [str(Path(sys.executable).parent / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning", app]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return proc
+
+
+def _up(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _load(port: int, duration: float, warmup: float, env: dict[str, str], seed: int) -> dict[str, Any]:
+    count = int((duration + warmup) * 4000) + 2000  # more than gunicorn can answer on this machine
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--concurrency", str(CONCURRENCY),
+         "--duration", str(duration), "--warmup", str(warmup), "--count", str(count), "--seed", str(seed)],
+        env=env, cwd=REPO, capture_output=True, text=True, check=True, timeout=duration + warmup + 180)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _pool(rounds: list[dict[str, Any]], latencies_ms: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    requests = sum(r["requests"] for r in rounds)
+    seconds = sum(r["seconds"] for r in rounds)
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 2),
+        "per_second": round(requests / seconds, 1) if seconds else 0.0,
+        # per-round percentiles: the median round's p50, the worst round's p99 (honest about the tail)
+        "p50_ms": sorted(r["p50_ms"] for r in rounds)[len(rounds) // 2],
+        "p99_ms": max(r["p99_ms"] for r in rounds),
+        "non_2xx": sum(r["non_2xx"] for r in rounds),
+        "statuses": _merge(r["statuses"] for r in rounds),
+        "rounds": [{k: r[k] for k in ("per_second", "p50_ms", "p99_ms", "non_2xx")} for r in rounds],
+    }
+
+
+def _merge(dicts: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    duration, warmup, rounds = (3.0, 1.0, 1) if quick else (8.0, 2.0, 2)
+    var = work_dir("ingest")
+    with backend(var) as be:
+        env = service_env(bc_url="http://127.0.0.1:9", ometria_url="http://127.0.0.1:9", db_url=be.db_url,
+                          broker_url=be.broker_url, var_dir=var, queue=f"bench-ingest-{os.getpid()}",
+                          SYNC_DEBOUNCE_SECONDS="2")
+        ports = {"app": free_port(), "bare": free_port()}
+        procs = {
+            "app": _gunicorn("consumer.wsgi:app", ports["app"], env, var / "web.log"),
+            "bare": _gunicorn("bench.bare:app", ports["bare"], env, var / "bare.log"),
+        }
+        stack = Stack(env=env, var_dir=var, procs=procs)  # for stop(): SIGTERM, then SIGKILL, per group
+        try:
+            for name, port in ports.items():
+                wait_until(lambda p=port: _up(p), 60, what=f"gunicorn ({name})")
+            say(f"ingest: gunicorn {' '.join(GUNICORN)}, {CONCURRENCY} connections, {be.label}; "
+                f"{rounds} round(s) of {duration:g} s (+{warmup:g} s warm-up) per endpoint")
+            results: dict[str, list[dict[str, Any]]] = {"app": [], "bare": []}
+            for i in range(rounds):
+                for name in ("bare", "app"):
+                    r = _load(ports[name], duration, warmup, env, seed=i * 2 + (name == "app"))
+                    results[name].append(r)
+                    say(f"ingest: round {i + 1} {name:4s}: {r['per_second']:.0f} webhooks/s, "
+                        f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non_2xx']}")
+                    time.sleep(0.5)
+        finally:
+            stack.stop()
+        app, bare = _pool(results["app"]), _pool(results["bare"])
+    return {
+        "backend": be.label,
+        "gunicorn": " ".join(GUNICORN),
+        "concurrency": CONCURRENCY,
+        "app": app,
+        "bare": bare,
+        "throughput_ratio": round(app["per_second"] / bare["per_second"], 3) if bare["per_second"] else 0.0,
+        "quick": quick,
+    }
