@@ -272,6 +272,14 @@ def claim(
     return {int(i): int(v) for i, v in rows}
 
 
+CLAIMED_INSERT = text(
+    "INSERT INTO dirty (store_hash, entity, entity_id, version, reason, first_seen, last_seen, not_before,"
+    " attempts, claimed_by, claimed_version, lease_until)"
+    " VALUES (:store_hash, :entity, :entity_id, 1, :reason, :now, :now, 0, 0, :token, 1, :lease_until)"
+    " ON CONFLICT (store_hash, entity, entity_id) DO NOTHING"
+)
+
+
 def claim_new(
     session: Session,
     store_hash: str,
@@ -285,33 +293,31 @@ def claim_new(
     """Insert dirty rows already claimed by `token` for ids that have no row yet; returns the ids
     it now owns (an id somebody else marked meanwhile is theirs to flush)."""
     now = time.time() if now is None else now
+    unique = list(dict.fromkeys(int(i) for i in ids))
+    if not unique:
+        return set()
     rows = [
         {
             "store_hash": store_hash,
             "entity": entity,
-            "entity_id": int(i),
-            "version": 1,
+            "entity_id": i,
             "reason": reason,
-            "first_seen": now,
-            "last_seen": now,
-            "not_before": 0.0,
-            "attempts": 0,
-            "claimed_by": token,
-            "claimed_version": 1,
+            "now": now,
+            "token": token,
             "lease_until": now + lease_seconds,
         }
-        for i in dict.fromkeys(ids)
+        for i in unique
     ]
-    owned: set[int] = set()
-    for start in range(0, len(rows), 500):
-        ins = _insert(session)(Dirty).values(rows[start : start + 500])
-        res = session.execute(
-            ins.on_conflict_do_nothing(
-                index_elements=[Dirty.store_hash, Dirty.entity, Dirty.entity_id]
-            ).returning(Dirty.entity_id)
+    session.connection().execute(CLAIMED_INSERT, rows)
+    owned = session.scalars(
+        select(Dirty.entity_id).where(
+            Dirty.store_hash == store_hash,
+            Dirty.entity == entity,
+            Dirty.entity_id.in_(unique),
+            Dirty.claimed_by == token,
         )
-        owned.update(int(i) for i in res.scalars())
-    return owned
+    )
+    return {int(i) for i in owned}
 
 
 def release_done(session: Session, store_hash: str, entity: str, token: str, ids: Sequence[int]) -> int:
@@ -446,6 +452,14 @@ def pushed_since(session: Session, store_hash: str, product_ids: Sequence[int], 
     )
 
 
+LEDGER_UPSERT = text(
+    "INSERT INTO ledger (store_hash, record_id, product_id, fingerprint, is_active, pushed_at)"
+    " VALUES (:store_hash, :record_id, :product_id, :fingerprint, :is_active, :now)"
+    " ON CONFLICT (store_hash, record_id) DO UPDATE SET fingerprint = excluded.fingerprint,"
+    " is_active = excluded.is_active, pushed_at = excluded.pushed_at, product_id = excluded.product_id"
+)
+
+
 def record_pushed(
     session: Session, store_hash: str, entries: Sequence[tuple[str, int, str, bool]], now: float | None = None
 ) -> None:
@@ -459,23 +473,12 @@ def record_pushed(
             "record_id": r,
             "product_id": p,
             "fingerprint": f,
-            "is_active": a,
-            "pushed_at": now,
+            "is_active": bool(a),
+            "now": now,
         }
         for r, p, f, a in entries
     ]
-    ins = _insert(session)(Ledger)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[Ledger.store_hash, Ledger.record_id],
-        set_={
-            "fingerprint": ins.excluded.fingerprint,
-            "is_active": ins.excluded.is_active,
-            "pushed_at": ins.excluded.pushed_at,
-            "product_id": ins.excluded.product_id,
-        },
-    )
-    for start in range(0, len(rows), 500):
-        session.execute(stmt, rows[start : start + 500])
+    session.connection().execute(LEDGER_UPSERT, rows)
 
 
 def forget_records(session: Session, store_hash: str, record_ids: Sequence[str]) -> None:
