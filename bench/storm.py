@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.common import STANDARD_QUOTA, STANDARD_WINDOW, say, work_dir
@@ -122,9 +123,10 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def run_storm(cfg: StormConfig) -> dict[str, Any]:
-    """Start everything, load the catalogue into Ometria, then storm (the function the smoke test runs)."""
-    var = work_dir("storm")
+def run_storm(cfg: StormConfig, var: Path | None = None) -> dict[str, Any]:
+    """Start everything, load the catalogue into Ometria, then storm (the function the smoke test runs).
+    Logs and files go to `var` (default: a new directory under var/bench/)."""
+    var = var or work_dir("storm")
     with running_service(var, products=cfg.store_products, window_seconds=cfg.window_seconds,
                          env={"SYNC_DEBOUNCE_SECONDS": f"{cfg.debounce_seconds:g}"}) as service:
         say(f"storm: first load of {cfg.store_products:,} products into Ometria (bcsync resync all)")

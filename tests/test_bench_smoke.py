@@ -18,10 +18,10 @@ pytestmark = pytest.mark.services
 SMOKE = StormConfig(callbacks=500, products=100, store_products=300, window_seconds=3.0, timeout=40.0)
 
 
-def test_quick_storm_coalesces_and_ends_equal_to_the_store() -> None:
+def test_quick_storm_coalesces_and_ends_equal_to_the_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
     need("127.0.0.1", 5432, "PostgreSQL")
     need("127.0.0.1", 6379, "Redis")
-    r = run_storm(SMOKE)
+    r = run_storm(SMOKE, tmp_path)
     assert r["callbacks"] == SMOKE.callbacks
     assert r["receiver_non_2xx"] == 0, r["receiver_statuses"]
     assert r["drift"] == [], f"{r['drift_count']} differences, e.g. {r['drift'][:5]}"
