@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
@@ -37,8 +37,8 @@ from workers.errors import (
     SyncError,
     TransientError,
     body_excerpt,
-    from_request_exception,
 )
+from workers.http import Budget, json_of, send
 from workers.settings import StoreConfig
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,6 @@ _SCOPE_HINTS: tuple[tuple[str, str], ...] = (
     ("/v3/storefront/api-token", "Storefront API Tokens (manage)"),
     ("/v2/store", "Information & Settings (read-only)"),
 )
-
-
-class Budget(Protocol):
-    def acquire(self) -> None: ...  # blocks until one request may be sent
-
-    def observe(self, status: int, headers: Mapping[str, str]) -> None: ...  # every response's headers
 
 
 class NoBudget:
@@ -305,33 +299,22 @@ class BigCommerceClient:
         not_found: str | None = None,
     ) -> Any:
         what = f"{method} {path}"
-        self.budget.acquire()
         self.requests_sent += 1
-        try:
-            resp = self.session.request(
-                method,
-                self._root + path,
-                params=params,
-                json=json,
-                headers=self._headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            self.budget.observe(0, {})  # no answer: frees the request's slot in the shared budget
-            raise from_request_exception(exc, SERVICE, what, self._secrets) from None
-        self.budget.observe(resp.status_code, resp.headers)
+        resp = send(
+            self.session,
+            self.budget,
+            method,
+            self._root + path,
+            service=SERVICE,
+            what=what,
+            secrets=self._secrets,
+            params=params,
+            json=json,
+            headers=self._headers,
+            timeout=self.timeout,
+        )
         if 200 <= resp.status_code < 300:
-            if not resp.content:
-                return None
-            try:
-                return resp.json()
-            except ValueError:
-                raise TransientError(
-                    f"{SERVICE} {what}: HTTP {resp.status_code} with a body that is not JSON "
-                    f"({body_excerpt(resp.text, self._secrets, 120)})",
-                    status=resp.status_code,
-                ) from None
+            return json_of(resp, service=SERVICE, what=what, secrets=self._secrets) if resp.content else None
         raise self._classify(resp, what, path, store_level, not_found)
 
     def _classify(

@@ -34,8 +34,8 @@ from workers.errors import (
     SyncError,
     TransientError,
     body_excerpt,
-    from_request_exception,
 )
+from workers.http import json_of, send
 from workers.settings import StoreConfig
 
 MAX_RECORDS = 100  # per push request
@@ -187,32 +187,23 @@ class OmetriaClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, data: bytes | None = None
     ) -> Any:
         what = f"{method} {path}"
-        self.budget.acquire()
         self.requests_sent += 1
-        try:
-            resp = self.session.request(
-                method,
-                self._root + path,
-                params=params,
-                data=data,
-                headers=self._headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            self.budget.observe(0, {})  # no answer: the budget may hold a slot for this request
-            raise from_request_exception(exc, SERVICE, what, self._secrets) from None
+        resp = send(
+            self.session,
+            self.budget,
+            method,
+            self._root + path,
+            service=SERVICE,
+            what=what,
+            secrets=self._secrets,
+            params=params,
+            data=data,
+            headers=self._headers,
+            timeout=self.timeout,
+        )
         self._note_queue(resp.headers)
-        self.budget.observe(resp.status_code, resp.headers)
         if 200 <= resp.status_code < 300:
-            try:
-                return resp.json()
-            except ValueError:
-                raise TransientError(
-                    f"{SERVICE} {what}: HTTP {resp.status_code} with a body that is not JSON "
-                    f"({body_excerpt(resp.text, self._secrets, 120)})",
-                    status=resp.status_code,
-                ) from None
+            return json_of(resp, service=SERVICE, what=what, secrets=self._secrets)
         raise self._classify(resp, what)
 
     def _note_queue(self, headers: Mapping[str, str]) -> None:
