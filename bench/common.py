@@ -31,8 +31,9 @@ _T0 = time.monotonic()
 
 def say(message: str) -> None:
     """A progress line on stderr (the table goes to stdout)."""
-    elapsed = time.monotonic() - _T0
-    print(f"[bench {int(elapsed // 60):02d}:{elapsed % 60:04.1f}] {message}", file=sys.stderr, flush=True)
+    tenths = int((time.monotonic() - _T0) * 10)
+    minutes, tenths = divmod(tenths, 600)
+    print(f"[bench {minutes:02d}:{tenths // 10:02d}.{tenths % 10}] {message}", file=sys.stderr, flush=True)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
