@@ -1,41 +1,83 @@
 """Group commit: under load, concurrent requests of a web process share one transaction.
 
-Each request hands its change to the process's writer thread and waits for the commit that holds
-it, so every 200 still means "on disk", while a storm costs one commit per group instead of one per
-callback. With no concurrency a group is one callback and nothing waits longer than it would.
+A request adds its change to the process's queue. If no commit is in progress it becomes the leader:
+it takes everything queued (its own change and whatever arrived meanwhile) and commits it in its own
+thread; otherwise it waits, and the requests that queued during a commit form the next group. Every
+200 still means "on disk", a storm costs one commit per group instead of one per callback, and a lone
+callback pays no hand-off to another thread.
 """
 
 from __future__ import annotations
 
-import os
-import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 
 from sqlalchemy.exc import OperationalError
 
-from workers.storage import Callback, record_callbacks
+from workers.intake import Callback, Recorder
 
 GROUP_MAX = 200  # callbacks per transaction at the most
 WAIT_SECONDS = 10.0  # a request waits this long for its commit (then the receiver answers 503)
 
 
-class GroupCommit:
-    """One writer thread per process (started lazily: threads do not survive gunicorn's fork)."""
+class _Slot:
+    __slots__ = ("callback", "done", "fresh", "error")
 
+    def __init__(self, callback: Callback) -> None:
+        self.callback = callback
+        self.done = False
+        self.fresh = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
     def __init__(self, write: Callable[[Sequence[Callback]], list[bool]]) -> None:
         self._write = write
-        self._queue: queue.SimpleQueue[tuple[Callback, Future[bool]]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._pid = 0
+        self._cond = threading.Condition()
+        self._pending: deque[_Slot] = deque()
+        self._writing = False
 
     def record(self, callback: Callback) -> bool:
-        """True once durable, False for a replayed webhook id; raises what the database raised."""
-        self._ensure_writer()
-        done: Future[bool] = Future()
-        self._queue.put((callback, done))
-        return done.result(timeout=WAIT_SECONDS)
+        """True once durable, False for a replayed webhook id; raises what the database raised
+        (TimeoutError when no commit took it within WAIT_SECONDS)."""
+        slot = _Slot(callback)
+        deadline = time.monotonic() + WAIT_SECONDS
+        with self._cond:
+            self._pending.append(slot)
+            while not slot.done:
+                if not self._writing:
+                    self._lead()  # releases the lock while it writes
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    if slot in self._pending:  # not taken: withdraw it, nothing was written for it
+                        self._pending.remove(slot)
+                    raise TimeoutError("no commit within the wait")
+                self._cond.wait(left)
+        if slot.error is not None:
+            raise slot.error
+        return slot.fresh
+
+    def _lead(self) -> None:
+        """Commit what is queued (up to GROUP_MAX); called and returns with the lock held."""
+        group = [self._pending.popleft() for _ in range(min(GROUP_MAX, len(self._pending)))]
+        self._writing = True
+        self._cond.release()
+        try:
+            results = self._write_retrying([slot.callback for slot in group])
+            for slot, fresh in zip(group, results, strict=True):
+                slot.fresh = fresh
+        except BaseException as exc:  # every request of the group learns of it
+            for slot in group:
+                slot.error = exc
+        finally:
+            self._cond.acquire()
+            for slot in group:
+                slot.done = True
+            self._writing = False
+            self._cond.notify_all()
 
     def _write_retrying(self, callbacks: list[Callback]) -> list[bool]:
         for attempt in range(3):
@@ -46,33 +88,6 @@ class GroupCommit:
                     raise
         raise AssertionError("unreachable")
 
-    def _ensure_writer(self) -> None:
-        if self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._queue = queue.SimpleQueue()
-                    threading.Thread(
-                        target=self._run, args=(self._queue,), name="bcsync-group-commit", daemon=True
-                    ).start()
-                    self._pid = os.getpid()
-
-    def _run(self, pending: queue.SimpleQueue[tuple[Callback, Future[bool]]]) -> None:
-        while True:
-            group = [pending.get()]
-            while len(group) < GROUP_MAX:
-                try:
-                    group.append(pending.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                results = self._write_retrying([cb for cb, _ in group])
-            except BaseException as exc:  # every waiter learns of it; the thread lives on
-                for _, done in group:
-                    done.set_exception(exc)
-                continue
-            for (_, done), fresh in zip(group, results, strict=True):
-                done.set_result(fresh)
-
 
 def _is_retryable(exc: BaseException) -> bool:
     """A deadlock or serialization failure: the transaction was rolled back and may simply be rerun."""
@@ -81,4 +96,5 @@ def _is_retryable(exc: BaseException) -> bool:
 
 
 def group_commit_for(database_url: str) -> GroupCommit:
-    return GroupCommit(lambda callbacks: record_callbacks(database_url, callbacks))
+    """One Recorder (one database connection) per process: only the leader of a commit uses it."""
+    return GroupCommit(Recorder(database_url))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consumer.callbacks import Change
 from consumer.errors import Refusal
 from consumer.runtime import Runtime
-from workers.storage import Callback
+from workers.intake import Callback
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from sqlalchemy.exc import OperationalError
 
 from consumer.group_commit import GroupCommit
 from workers import storage
-from workers.storage import PRODUCT, Callback, record_callbacks, session_scope
+from workers.intake import Callback, record_callbacks
+from workers.storage import PRODUCT, session_scope
 
 
 def test_concurrent_callbacks_share_commits_and_all_are_recorded(db_url: str) -> None:

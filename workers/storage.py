@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -156,13 +155,22 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    return create_engine(
+        postgres_url(url),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def postgres_url(url: str) -> str:
+    """postgres:// and postgresql:// mean psycopg 3."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5}
-    )
+    return url
 
 
 @lru_cache(maxsize=8)
@@ -496,47 +504,6 @@ def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: fl
     now = time.time() if now is None else now
     params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
     return session.connection().execute(WEBHOOK_INSERT, params).first() is not None
-
-
-@dataclass(frozen=True)
-class Callback:
-    """One acknowledged callback's change, as the receiver records it."""
-
-    store_hash: str
-    entity: str
-    ids: tuple[int, ...]
-    webhook_id: str | None = None
-
-
-def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
-    """The receiver's transaction, for one callback or a group of concurrent ones (one commit for
-    all of them), without an ORM session: the hot path. For each callback: remember its webhook id,
-    then mark its ids dirty; False (nothing written for it) when the webhook id was seen before."""
-    now = time.time()
-    fresh: list[bool] = []
-    rows: list[dict[str, Any]] = []
-    with get_engine(url).begin() as conn:
-        for cb in callbacks:
-            if cb.webhook_id is not None:
-                params = {"webhook_id": cb.webhook_id[:128], "store_hash": cb.store_hash, "now": now}
-                if conn.execute(WEBHOOK_INSERT, params).first() is None:
-                    fresh.append(False)
-                    continue
-            fresh.append(True)
-            rows += [
-                {
-                    "store_hash": cb.store_hash,
-                    "entity": cb.entity,
-                    "entity_id": int(i),
-                    "reason": "webhook",
-                    "now": now,
-                }
-                for i in dict.fromkeys(cb.ids)
-            ]
-        if rows:  # in key order: concurrent groups lock rows in the same order, so never deadlock
-            rows.sort(key=lambda r: (r["store_hash"], r["entity"], r["entity_id"]))
-            conn.execute(DIRTY_UPSERT, rows)
-    return fresh
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
