@@ -44,7 +44,7 @@ def _up(port: int) -> bool:
 
 
 def _load(port: int, duration: float, warmup: float, env: dict[str, str], seed: int) -> dict[str, Any]:
-    count = int((duration + warmup) * 3000) + 2000  # more than gunicorn can answer on this machine
+    count = int((duration + warmup) * 8000) + 2000  # more than gunicorn can answer on this machine
     out = subprocess.run(
         [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--concurrency", str(CONCURRENCY),
          "--duration", str(duration), "--warmup", str(warmup), "--count", str(count), "--seed", str(seed)],
