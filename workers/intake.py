@@ -55,8 +55,8 @@ def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
 
 
 class Recorder:
-    """Records groups of callbacks for one thread (consumer.group_commit's writer), keeping its
-    PostgreSQL connection between groups. Calling it returns, per callback, True when it was recorded
+    """Records groups of callbacks, one group at a time (consumer.group_commit's leader), keeping
+    its PostgreSQL connection between groups. Calling it returns, per callback, True when it was recorded
     and False for a replayed webhook id."""
 
     def __init__(self, url: str) -> None:
