@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -80,3 +81,75 @@ def test_a_deadlocked_group_is_rerun(db_url: str) -> None:
 
     assert GroupCommit(write).record(Callback("st", PRODUCT, (3,), "d")) is True
     assert calls == [1, 1]
+
+
+def test_one_group_mixing_new_replayed_and_unsigned_callbacks(db_url: str) -> None:
+    record_callbacks(db_url, [Callback("st", PRODUCT, (9,), "seen-before")])
+    results = record_callbacks(
+        db_url,
+        [
+            Callback("st", PRODUCT, (1, 2, 2), None),  # X-Webhook-Secret only: no id, always recorded
+            Callback("st", PRODUCT, (2, 3), "a"),
+            Callback("st", PRODUCT, (4,), "a"),  # the same webhook id again in the group
+            Callback("st", PRODUCT, (5,), "seen-before"),  # replayed from an earlier commit
+            Callback("other", PRODUCT, (1,), "b"),
+        ],
+    )
+    assert results == [True, True, False, False, True]
+    with session_scope(db_url) as s:
+        rows = {(r.store_hash, r.entity_id): r.version for r in s.query(storage.Dirty)}
+    # each key once per group (version 1), nothing for the replays (4, 5), 9 from the first group
+    assert rows == {("st", 1): 1, ("st", 2): 1, ("st", 3): 1, ("st", 9): 1, ("other", 1): 1}
+    record_callbacks(db_url, [Callback("st", PRODUCT, (2,), "c")])
+    with session_scope(db_url) as s:
+        assert s.get(storage.Dirty, ("st", PRODUCT, 2)).version == 2  # a later change bumps it
+
+
+def test_the_recorder_replaces_a_connection_the_server_dropped(pg_url: str) -> None:
+    from sqlalchemy import text
+
+    from workers.intake import Recorder
+
+    recorder = Recorder(pg_url)
+    try:
+        assert recorder([Callback("st", PRODUCT, (1,), "before")]) == [True]
+        pid = recorder._connection().info.backend_pid
+        with session_scope(pg_url) as s:  # what a PostgreSQL restart does to every open connection
+            s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert recorder([Callback("st", PRODUCT, (2,), "after")]) == [True]  # no error reaches the caller
+        assert recorder._connection().info.backend_pid != pid
+    finally:
+        recorder.close()
+    with session_scope(pg_url) as s:
+        assert {r.entity_id for r in s.query(storage.Dirty).filter_by(store_hash="st")} >= {1, 2}
+
+
+def test_a_database_that_is_down_surfaces_as_an_operational_error() -> None:
+    from workers.intake import Recorder
+
+    recorder = Recorder("postgresql://postgres@127.0.0.1:9/nowhere")
+    with pytest.raises(OperationalError):
+        recorder([Callback("st", PRODUCT, (1,), "x")])
+
+
+def test_a_request_whose_commit_never_comes_times_out_and_leaves_nothing_queued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from consumer import group_commit
+
+    release = threading.Event()
+
+    def slow_write(callbacks: Sequence[Callback]) -> list[bool]:
+        release.wait(10)
+        return [True] * len(callbacks)
+
+    monkeypatch.setattr(group_commit, "WAIT_SECONDS", 0.3)
+    committer = GroupCommit(slow_write)
+    leader = threading.Thread(target=committer.record, args=(Callback("st", PRODUCT, (1,), "l"),))
+    leader.start()
+    time.sleep(0.1)  # the leader is writing; the next request waits behind it
+    with pytest.raises(TimeoutError):
+        committer.record(Callback("st", PRODUCT, (2,), "f"))
+    release.set()
+    leader.join(5)
+    assert not committer._pending  # the timed-out callback was withdrawn, not written later
