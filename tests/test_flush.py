@@ -217,6 +217,31 @@ def test_a_changed_category_marks_its_products_and_its_descendants(sandbox: Sand
     assert marked == expected
 
 
+def test_a_deleted_category_leaves_the_records_of_its_former_products(sandbox: Sandbox, syncer: Syncer) -> None:
+    client = sandbox.client()
+    cat = client.mutate("create_category", name=f"Doomed {time.time_ns()}")["entity"]["category_id"]
+    ids = [p["id"] for p in client.snapshot()["products"][:3]]
+    for pid in ids:
+        old = next(p for p in client.snapshot()["products"] if p["id"] == pid)["categories"]
+        client.update_product(pid, categories=[*old, cat])
+    mark(syncer, ids)
+    flush_all(syncer)
+
+    def in_category(pid: int) -> bool:
+        attributes = client.records()[str(pid)]["attributes"]
+        return any(a["type"] == "category" and a["id"] == str(cat) for a in attributes)
+
+    assert all(in_category(pid) for pid in ids)
+    client.mutate("delete_category", category_id=cat)  # BigCommerce no longer lists them under it
+    mark(syncer, [cat], CATEGORY)  # what its store/category/deleted callback records
+    assert syncer.expand_categories() == len(ids)
+    flush_all(syncer)
+    assert not any(in_category(pid) for pid in ids)
+    assert {pid: client.records()[str(pid)] for pid in ids} == {
+        pid: expected_records(client.snapshot())[str(pid)] for pid in ids
+    }
+
+
 def test_the_date_modified_sweep_catches_changes_that_fire_no_webhook(
     sandbox: Sandbox, syncer: Syncer
 ) -> None:

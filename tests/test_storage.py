@@ -124,3 +124,14 @@ def test_failures_for_the_same_work_bump_one_entry(db_url: str) -> None:
         )
     assert a.id == b.id != c.id
     assert b.attempts == 2 and b.error == "y"
+
+
+def test_products_in_categories_match_whole_ids_only(db_url: str) -> None:
+    entries = [("1", 1, "fp", True), ("1-5", 1, "fp", True), ("2", 2, "fp", True), ("3", 3, "fp", True)]
+    with session_scope(db_url) as s:
+        storage.record_pushed(s, "st", entries, categories={"1": [12, 7], "2": [21], "3": []})
+    with session_scope(db_url) as s:
+        assert storage.products_in_categories(s, "st", [12]) == {1}
+        assert storage.products_in_categories(s, "st", [1, 2]) == set()  # not 12 nor 21
+        assert storage.products_in_categories(s, "st", [7, 21]) == {1, 2}
+        assert storage.products_in_categories(s, "other", [12]) == set()

@@ -270,8 +270,13 @@ class Syncer:
 
     def _record(self, chunk: Sequence[tuple[dict, str, int]]) -> None:
         entries = [(r["id"], pid, fp, bool(r.get("is_active"))) for r, fp, pid in chunk]
+        categories = {
+            r["id"]: [int(a["id"]) for a in r.get("attributes") or () if a.get("type") == "category"]
+            for r, _fp, _pid in chunk
+            if not r.get("is_variant")
+        }
         with session_scope(self.db) as s:
-            storage.record_pushed(s, self.store.store_hash, entries)
+            storage.record_pushed(s, self.store.store_hash, entries, categories=categories)
 
     # --- the flush -------------------------------------------------------------------------
 
@@ -469,8 +474,9 @@ class Syncer:
     # --- categories ------------------------------------------------------------------------
 
     def expand_categories(self) -> int:
-        """Turn dirty categories into dirty products (the category and all its descendants).
-        Returns the number of distinct products marked."""
+        """Turn dirty categories into dirty products: those BigCommerce lists in the category and
+        all its descendants, and those whose record in Ometria is in one of them (per the ledger: a
+        deleted category's products, or products moved out of it). Returns how many were marked."""
         token = uuid.uuid4().hex
         sh = self.store.store_hash
         with session_scope(self.db) as s:
@@ -486,7 +492,9 @@ class Syncer:
                 if cid not in seen:
                     seen.add(cid)
                     todo += children.get(cid, [])
-            marked: set[int] = set()
+            with session_scope(self.db) as s:  # as Ometria has them: also a deleted category's products
+                marked = storage.products_in_categories(s, sh, seen)
+                storage.mark_dirty(s, sh, PRODUCT, sorted(marked), "category")
             for cid in sorted(seen):  # one category per query: safe whatever categories:in means
                 for page in self.bc.iter_product_pages(category_id=cid, include="", include_fields="id"):
                     with session_scope(self.db) as s:

@@ -14,7 +14,7 @@ Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zo
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +33,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -76,6 +77,9 @@ class Ledger(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     pushed_at: Mapped[float] = mapped_column(Float)
+    # the category ids of the parent record Ometria holds, as ",12,15," (NULL: none, or a variant):
+    # products of a deleted category no longer show in BigCommerce's categories:in, but here.
+    categories: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FailedTask(Base):
@@ -461,20 +465,27 @@ def pushed_since(session: Session, store_hash: str, product_ids: Sequence[int], 
 
 
 LEDGER_UPSERT = text(
-    "INSERT INTO ledger (store_hash, record_id, product_id, fingerprint, is_active, pushed_at)"
-    " VALUES (:store_hash, :record_id, :product_id, :fingerprint, :is_active, :now)"
+    "INSERT INTO ledger (store_hash, record_id, product_id, fingerprint, is_active, pushed_at, categories)"
+    " VALUES (:store_hash, :record_id, :product_id, :fingerprint, :is_active, :now, :categories)"
     " ON CONFLICT (store_hash, record_id) DO UPDATE SET fingerprint = excluded.fingerprint,"
-    " is_active = excluded.is_active, pushed_at = excluded.pushed_at, product_id = excluded.product_id"
+    " is_active = excluded.is_active, pushed_at = excluded.pushed_at, product_id = excluded.product_id,"
+    " categories = excluded.categories"
 )
 
 
 def record_pushed(
-    session: Session, store_hash: str, entries: Sequence[tuple[str, int, str, bool]], now: float | None = None
+    session: Session,
+    store_hash: str,
+    entries: Sequence[tuple[str, int, str, bool]],
+    now: float | None = None,
+    categories: Mapping[str, Sequence[int]] | None = None,
 ) -> None:
-    """Upsert ledger rows (record_id, product_id, fingerprint, is_active) Ometria accepted."""
+    """Upsert ledger rows (record_id, product_id, fingerprint, is_active) Ometria accepted, with
+    the category ids of the parent records among them (`categories`, by record id)."""
     if not entries:
         return
     now = time.time() if now is None else now
+    cats = categories or {}
     rows = [
         {
             "store_hash": store_hash,
@@ -483,10 +494,22 @@ def record_pushed(
             "fingerprint": f,
             "is_active": bool(a),
             "now": now,
+            "categories": "," + ",".join(str(int(c)) for c in cats[r]) + "," if cats.get(r) else None,
         }
         for r, p, f, a in entries
     ]
     session.connection().execute(LEDGER_UPSERT, rows)
+
+
+def products_in_categories(session: Session, store_hash: str, category_ids: Iterable[int]) -> set[int]:
+    """Products whose record in Ometria (per the ledger) is in any of these categories."""
+    ids = sorted({int(c) for c in category_ids})
+    found: set[int] = set()
+    for start in range(0, len(ids), 50):
+        matches = [Ledger.categories.like(f"%,{c},%") for c in ids[start : start + 50]]
+        query = select(Ledger.product_id).where(Ledger.store_hash == store_hash, or_(*matches)).distinct()
+        found.update(int(p) for p in session.scalars(query))
+    return found
 
 
 def forget_records(session: Session, store_hash: str, record_ids: Sequence[str]) -> None:

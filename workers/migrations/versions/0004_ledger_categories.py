@@ -1,0 +1,23 @@
+"""ledger categories: the category ids of each parent record Ometria holds
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("ledger", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("categories", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("ledger", schema=None) as batch_op:
+        batch_op.drop_column("categories")
