@@ -1,5 +1,6 @@
-"""`python -m bench [ingest|storm|resync|latency ...] [--quick]` — run the benchmarks (all by default),
-print one table (stdout; progress goes to stderr), and merge the figures into var/bench/results.json."""
+"""`python -m bench [catalogue|ingest|storm|resync|latency ...] [--quick]` — run the benchmarks (all by
+default), print one table (stdout; progress goes to stderr), and merge the figures into
+var/bench/results.json."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import ingest, latency, report, resync, storm
+from bench import catalogue, ingest, latency, report, resync, storm
 from bench.common import machine, postgres_started_at, save_results, say
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "catalogue": catalogue.run,
     "ingest": ingest.run,
     "storm": storm.run,
     "resync": resync.run,

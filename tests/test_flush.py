@@ -217,7 +217,9 @@ def test_a_changed_category_marks_its_products_and_its_descendants(sandbox: Sand
     assert marked == expected
 
 
-def test_a_deleted_category_leaves_the_records_of_its_former_products(sandbox: Sandbox, syncer: Syncer) -> None:
+def test_a_deleted_category_leaves_the_records_of_its_former_products(
+    sandbox: Sandbox, syncer: Syncer
+) -> None:
     client = sandbox.client()
     cat = client.mutate("create_category", name=f"Doomed {time.time_ns()}")["entity"]["category_id"]
     ids = [p["id"] for p in client.snapshot()["products"][:3]]

@@ -572,59 +572,15 @@ def test_control_client_round_trip(sandbox: Sandbox) -> None:
     assert client.wait_deliveries(5)["idle"] is True
 
 
-# ------------------------------------------------------------------------- performance (100k products)
-def page_latencies(store: Store, rounds: int = 12) -> list[float]:
-    """Seconds until the whole answer to GET 250 products by id:in with include=variants,images,custom_fields
-    has arrived (http.client, one read: the client's own overhead stays out of the figure), sorted."""
-    import http.client
-    import json
-    from urllib.parse import urlencode, urlsplit
+# ---------------------------------------------------------------- pages at size (figures: make bench)
+def test_a_generated_catalogue_answers_full_pages_of_exactly_the_ids_asked_for() -> None:
+    """bench/catalogue.py measures generation and page times at 100,000 products; this checks what it
+    measures is right (every page holds exactly the ids asked for) at a size the suite can afford."""
+    from bench.catalogue import page_latencies
 
-    with start_sandbox(store=store, plan="unlimited") as sb:
-        base = urlsplit(sb.api_url)
-        conn = http.client.HTTPConnection(base.hostname, base.port, timeout=60)
-        ids = store.product_ids()
-        step = max(250, len(ids) // rounds - 250)
-        latencies = []
-        for k in range(rounds):
-            chunk = ids[(k * step) % (len(ids) - 250) :][:250]
-            query = urlencode(
-                {"id:in": ",".join(map(str, chunk)), "include": "variants,images,custom_fields", "limit": 250}
-            )
-            t0 = time.perf_counter()
-            conn.request(
-                "GET", f"{base.path}/catalog/products?{query}", headers={"X-Auth-Token": sb.access_token}
-            )
-            response = conn.getresponse()
-            body = response.read()
-            latencies.append(time.perf_counter() - t0)
-            assert response.status == 200 and [p["id"] for p in json.loads(body)["data"]] == chunk
-        conn.close()
-    return sorted(latencies)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("BCSYNC_SKIP_PERF") == "1", reason="BCSYNC_SKIP_PERF=1")
-def test_100k_products_generate_fast_and_a_full_page_is_quick() -> None:
-    started, cpu = time.perf_counter(), time.process_time()
-    store = Store(100_000, seed=1)
-    usable = time.perf_counter() - started
-    assert store.wait_ready(60)
-    generated, generated_cpu = time.perf_counter() - started, time.process_time() - cpu
-    big = page_latencies(store)
-    small = page_latencies(Store(1_000, seed=1))
-    print(
-        f"\n100,000 products: usable after {usable:.1f} s, generated with every variant, image and custom "
-        f"field after {generated:.1f} s ({generated_cpu:.1f} s CPU); 250-product page with "
-        f"include=variants,images,custom_fields at 100,000 products: "
-        f"median {big[len(big) // 2] * 1000:.0f} ms, "
-        f"best {big[0] * 1000:.0f} ms, worst {big[-1] * 1000:.0f} ms (at 1,000 products: median "
-        f"{small[len(small) // 2] * 1000:.0f} ms)"
-    )
-    assert generated_cpu < 30  # the work it takes; wall time on a shared machine also depends on others' load
-    assert generated < 90
-    # best of 12: on a shared 2-core machine the others' load inflates the median and the worst
-    assert big[0] < 0.1
+    store = Store(5_000, seed=1)
+    assert store.wait_ready(120)
+    assert len(page_latencies(store, rounds=4)) == 4
 
 
 def test_threads_may_mutate_and_read_at_once() -> None:
