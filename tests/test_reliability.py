@@ -6,6 +6,7 @@ Ometria equal, product for product, to the mapping of the sandbox store, and cou
 
 Cases (DESIGN.md, "Reliability"): a worker SIGKILLed mid-flush several times during a storm; SIGTERM
 finishing or releasing its batch; the broker (Redis, and RabbitMQ) stopped for 30 s during a storm;
+Redis restarted under a worker that holds unacknowledged messages (it must reconnect, not exit);
 PostgreSQL stopped and started during a storm (the receiver answers 503, BigCommerce's retries deliver
 later); BigCommerce answering 20 % 5xx/timeouts/truncated JSON while another app eats the store's quota,
 with Ometria answering 20 % 429/5xx; callbacks lost (hooks deactivated) and restored by the
@@ -25,6 +26,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,7 +35,7 @@ import pytest
 import requests
 
 from sandbox.server import start_sandbox
-from tests.harness import drift, expected_records, wait_until
+from tests.harness import Stack, drift, expected_records, service_env, wait_until
 from tests.reliability_helpers import (
     BackgroundStorm,
     CaseResult,
@@ -50,9 +52,10 @@ from tests.reliability_helpers import (
     tally,
     write_json,
 )
-from tests.services import fresh_pg_database
+from tests.services import fresh_pg_database, redis_url
 from workers import settings as S
 from workers import storage
+from workers.celery_app import make_celery
 from workers.flush import Syncer
 from workers.migrate import upgrade
 from workers.settings import Settings, StoreConfig
@@ -254,6 +257,8 @@ def test_broker_stopped_for_30s_during_a_storm(
                 answered = _statuses_delta(during, by_status(client))
             time.sleep(2)  # and on a little after the broker is back
             storm.end()
+        worker = run.stack.procs[run.current_worker()]
+        assert worker.poll() is None, f"the worker exited during the outage:\n{run.worker_logs()}"
         assert answered.get("200", 0) > 50, f"too few callbacks arrived while the broker was down: {answered}"
         assert set(answered) == {"200"}, (
             f"the receiver answered other than 200 with the broker down: {answered}"
@@ -266,6 +271,80 @@ def test_broker_stopped_for_30s_during_a_storm(
             started,
             notes=f"down {down['down_seconds']}s, {answered['200']} callbacks answered 200 meanwhile",
         )
+
+
+REDIS_RESTARTS = 2
+REDIS_DOWN_SECONDS = 1.0
+
+
+def test_worker_survives_redis_restarts_holding_unacked_messages(tmp_path: Path) -> None:
+    """Redis restarted (twice) under a real worker that holds unacknowledged messages at that moment:
+    countdown wake-ups waiting in the worker and a flush in flight (late acks). celery 5.7.0 /
+    kombu 5.7.0 then died with "Unrecoverable error: AttributeError('NoneType' object has no
+    attribute 'hostname')" while cleaning up the lost connection (workers.broker.Consumer). The same
+    worker process must reconnect, finish the flush it was running, and run a task published after
+    Redis is back."""
+    with start_sandbox(products=20, seed=5, plan="pro") as sb, fresh_pg_database() as db:
+        upgrade(db)
+        client = sb.client()
+        broker, queue = redis_url(), f"bcsync-restart-{uuid.uuid4().hex[:8]}"
+        stack = Stack(
+            env=service_env(
+                bc_url=sb.bc_url,
+                ometria_url=sb.ometria_url,
+                db_url=db,
+                broker_url=broker,
+                var_dir=tmp_path,
+                queue=queue,
+                SYNC_SWEEP_SECONDS="3600",
+            ),
+            var_dir=tmp_path,
+        )
+        publisher = make_celery(
+            Settings(stores={}, database_url=db, broker_url=broker, queue=queue, var_dir=tmp_path)
+        )
+
+        def send(name: str, *args: str, countdown: float | None = None) -> str:
+            with publisher.connection_for_write() as conn:  # a new connection: Redis may have restarted
+                return publisher.send_task(name, args=list(args), countdown=countdown, connection=conn).id
+
+        def logged(task_id: str, what: str) -> bool:
+            return f"[{task_id}] {what}" in stack.logs("worker")
+
+        ids = [int(p["id"]) for p in client.snapshot()["products"]]
+        try:
+            worker = stack.start_worker()
+            for i in range(REDIS_RESTARTS):
+                held = [send("workers.tasks.prune", countdown=600) for _ in range(2)]
+                client.config(latency_seconds=2.0)  # the flush is still running when Redis goes away
+                with session_scope(db) as s:
+                    storage.mark_dirty(s, sb.store_hash, storage.PRODUCT, ids)
+                time.sleep(0.6)  # past the debounce: the flush runs now instead of deferring itself
+                flush = send("workers.tasks.flush_store", sb.store_hash)
+                wait_until(
+                    lambda f=flush, h=held: all(logged(t, "received") for t in [f, *h]),
+                    20,
+                    what="the worker to hold the wake-ups and start the flush",
+                )
+                wait_until(lambda: claimed_rows(db), 10, interval=0.05, what="the flush to claim its rows")
+                with outage("redis"):
+                    time.sleep(REDIS_DOWN_SECONDS)
+                client.config(latency_seconds=0.0)
+                after = send("workers.tasks.prune")
+                wait_until(
+                    lambda a=after, f=flush: worker.poll() is not None
+                    or (logged(a, "succeeded") and logged(f, "succeeded")),
+                    30,
+                    what=f"restart {i + 1}: the flush in flight and a task published after it to succeed",
+                )
+                assert worker.poll() is None, f"restart {i + 1}: exited\n{stack.logs('worker')[-6000:]}"
+            log = stack.logs("worker")
+            assert log.count("Connection to broker lost") >= REDIS_RESTARTS, log[-4000:]
+            assert "Unrecoverable error" not in log, log[-6000:]
+        finally:
+            client.config(latency_seconds=0.0)
+            stack.stop()
+            publisher.close()
 
 
 # --- the database away ---------------------------------------------------------------------------

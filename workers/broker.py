@@ -24,7 +24,9 @@
    reader then raised `JSONDecodeError` inside the consumer loop and the worker exited.
    `FilesystemTransport` writes each message under a name readers skip and renames it into place
    once complete (atomic on one file system), and its reader moves a file it cannot decode to a
-   `bad/` folder beside `processed/` with a warning, then goes on to the next message.
+   `bad/` folder beside `processed/` with a warning, then goes on to the next message. (The same
+   create-then-write race made an exchange file in `control/` briefly empty: an empty one binds
+   nothing yet, and binding creates it under its lock.)
 """
 
 from __future__ import annotations
@@ -58,9 +60,9 @@ class Consumer(CeleryConsumer):
     """celery's consumer, whose clean-up after a lost broker connection cannot crash the worker."""
 
     def on_connection_error_after_connected(self, exc: Exception) -> None:
-        connection = self.connection
-        if connection is not None:
-            connection.collect = functools.partial(_collect_and_forget_channel, connection, connection.collect)
+        conn = self.connection
+        if conn is not None:
+            conn.collect = functools.partial(_collect_and_forget_channel, conn, conn.collect)
         super().on_connection_error_after_connected(exc)
 
 
@@ -113,8 +115,9 @@ class FilesystemChannel(filesystem.Channel):
             try:
                 with open(claimed, "rb") as f:
                     raw = f.read()
-            except OSError as exc:
-                raise ChannelError(f"Cannot read file {claimed!r} from queue.") from exc
+            except OSError as exc:  # a ChannelError here would end the worker (kombu raises one)
+                log.warning("could not read the broker message %s (%s); skipped", claimed, exc)
+                continue
             try:
                 message = loads(bytes_to_str(raw))
                 if not isinstance(message, dict):
@@ -129,14 +132,40 @@ class FilesystemChannel(filesystem.Channel):
         raise Empty()
 
     def get_table(self, exchange: str) -> list:
+        file = self._exchange_file(exchange)
         try:
-            return super().get_table(exchange)
-        except ValueError:
-            # the exchange file is created, then written (under a lock its readers may take first):
-            # empty for that instant, so no queue is bound yet
-            if not self._exchange_file(exchange).stat().st_size:
-                return []
-            raise
+            with file.open("rb") as f:
+                filesystem.lock(f, filesystem.LOCK_SH)
+                try:
+                    raw = f.read()
+                finally:
+                    filesystem.unlock(f)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ChannelError(f"Cannot open {file}") from exc
+        return _table(raw)
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        # kombu creates the exchange file ("wb", truncating) before it takes the lock, so another
+        # binder or reader can find it empty; here it is created without truncating, under the lock
+        file = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        bound = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        try:
+            with os.fdopen(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), "rb+", buffering=0) as f:
+                filesystem.lock(f, filesystem.LOCK_EX)
+                try:
+                    queues = _table(f.read())
+                    if bound not in queues:
+                        queues.insert(0, bound)
+                        f.seek(0)
+                        f.truncate()
+                        f.write(str_to_bytes(dumps(queues)))
+                finally:
+                    filesystem.unlock(f)
+        except OSError as exc:
+            raise ChannelError(f"Cannot open {file}") from exc
 
     @property
     def _claim_folder(self) -> str:
@@ -154,17 +183,18 @@ class FilesystemChannel(filesystem.Channel):
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(claimed, target)
-        except OSError:
+            kept = f"kept as {target}"
+        except OSError as move_error:
             with contextlib.suppress(OSError):
                 os.remove(claimed)
-            target = Path(claimed)
+            kept = f"removed (could not keep it: {move_error})"
         log.warning(
-            "skipped an unreadable broker message %s (%d bytes: %s); kept as %s. Nothing is lost: "
-            "the database holds the work and the sweep flushes it",
+            "skipped an unreadable broker message %s (%d bytes: %s); %s. Nothing is lost: the "
+            "database holds the work and the sweep flushes it",
             name,
             size,
             exc,
-            target,
+            kept,
         )
 
     def _sweep_stale_partial(self, name: str) -> None:
@@ -178,6 +208,13 @@ class FilesystemChannel(filesystem.Channel):
         except OSError:
             return
         log.warning("moved a broker message file its writer never finished to %s", target)
+
+
+def _table(raw: bytes) -> list:
+    """An exchange file's bindings; an empty file (created, not yet written) binds nothing yet."""
+    if not raw.strip():
+        return []
+    return [filesystem.exchange_queue_t(*q) for q in loads(bytes_to_str(raw))]
 
 
 class FilesystemTransport(filesystem.Transport):

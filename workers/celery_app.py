@@ -15,9 +15,12 @@ from workers.settings import Settings, broker_folder, get_settings
 def make_celery(settings: Settings) -> Celery:
     app = Celery("bcsync", include=["workers.tasks"])
     options: dict[str, object] = {"visibility_timeout": 3600}
+    transport = None
     if settings.broker_url.startswith("filesystem://"):
+        # kombu's file transport, writing atomically and skipping unreadable files (workers.broker)
+        transport = "workers.broker:FilesystemTransport"
         folder = broker_folder(settings)
-        for sub in ("queue", "processed", "control"):
+        for sub in ("queue", "processed", "control", "bad"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         options |= {
             "data_folder_in": str(folder / "queue"),
@@ -25,12 +28,22 @@ def make_celery(settings: Settings) -> Celery:
             "processed_folder": str(folder / "processed"),
             "control_folder": str(folder / "control"),
             "store_processed": False,
+            "quarantine_folder": str(folder / "bad"),
         }
     app.conf.update(
         broker_url=settings.broker_url,
+        broker_transport=transport,
         broker_transport_options=options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
+        # A worker outlives any broker outage: retry for ever (celery's default gives up after 100
+        # attempts, about 50 minutes at its 30 s ceiling, and the worker exits).
+        broker_connection_max_retries=None,
+        # Its clean-up after a lost connection must not kill it either (workers.broker.Consumer).
+        worker_consumer="workers.broker:Consumer",
+        # A flush running when the broker goes away goes on: it needs the database and the APIs,
+        # not the broker; its wake-up comes back after the visibility timeout at worst (harmless).
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_serializer="json",
         accept_content=["json"],
         result_backend=None,
