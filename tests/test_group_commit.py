@@ -147,7 +147,10 @@ def test_a_request_whose_commit_never_comes_times_out_and_leaves_nothing_queued(
     committer = GroupCommit(slow_write)
     leader = threading.Thread(target=committer.record, args=(Callback("st", PRODUCT, (1,), "l"),))
     leader.start()
-    time.sleep(0.1)  # the leader is writing; the next request waits behind it
+    deadline = time.monotonic() + 10
+    while not committer._writing and time.monotonic() < deadline:  # the leader is writing...
+        time.sleep(0.01)
+    assert committer._writing  # ...so the next request waits behind it
     with pytest.raises(TimeoutError):
         committer.record(Callback("st", PRODUCT, (2,), "f"))
     release.set()
