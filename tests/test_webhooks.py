@@ -13,7 +13,6 @@ import contextlib
 import copy
 import io
 import json
-import os
 import socket
 import sqlite3
 import threading
@@ -34,6 +33,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from consumer import create_app
+from tests.reference import require_reference
 from workers.settings import ConfigError, Settings, StoreConfig
 from workers.storage import Dirty, SeenWebhook, session_scope
 
@@ -44,18 +44,8 @@ HOOK = "/webhooks/bigcommerce"
 
 
 def reference_dir() -> Path:
-    """The shared reference folder (tests/reference.py when present), or skip."""
-    try:
-        from tests.reference import reference_dir as shared  # type: ignore[import-not-found]
-
-        return Path(shared())
-    except ImportError:
-        pass
-    env = os.environ.get("BCSYNC_REFERENCE_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-    if not path.is_dir():
-        pytest.skip(f"reference material not found at {path} (set BCSYNC_REFERENCE_DIR)")
-    return path
+    """The shared reference folder (tests.reference), or skip saying why."""
+    return require_reference()
 
 
 def sample_paths() -> list[Path]:
