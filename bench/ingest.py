@@ -43,13 +43,43 @@ def _up(port: int) -> bool:
         return False
 
 
-def _load(port: int, duration: float, warmup: float, env: dict[str, str], seed: int) -> dict[str, Any]:
+def _load(port: int, duration: float, warmup: float, env: dict[str, str], seed: int,
+          server: subprocess.Popen) -> dict[str, Any]:
     count = int((duration + warmup) * 8000) + 2000  # more than gunicorn can answer on this machine
-    out = subprocess.run(
+    loadgen = subprocess.Popen(
         [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--concurrency", str(CONCURRENCY),
          "--duration", str(duration), "--warmup", str(warmup), "--count", str(count), "--seed", str(seed)],
-        env=env, cwd=REPO, capture_output=True, text=True, check=True, timeout=duration + warmup + 180)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(warmup + 1.0)  # the generator builds its requests, then warms up: measure CPU after that
+    web0, db0, t0 = _cpu_seconds(server.pid), _cpu_seconds(None), time.monotonic()
+    out, err = loadgen.communicate(timeout=duration + warmup + 180)
+    web1, db1, t1 = _cpu_seconds(server.pid), _cpu_seconds(None), time.monotonic()
+    if loadgen.returncode:
+        raise RuntimeError(f"load generator failed: {err.strip()[-500:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    answered = result["per_second"] * (t1 - t0)  # about as many answers as in the CPU window
+    result["cpu_us_web"] = round((web1 - web0) / answered * 1e6) if answered else None
+    result["cpu_us_db"] = round((db1 - db0) / answered * 1e6) if answered else None
+    return result
+
+
+def _cpu_seconds(master: int | None) -> float:
+    """CPU seconds (user + system) so far of gunicorn `master` and its workers, or with None of every
+    PostgreSQL server process on the machine (from /proc; 0 where /proc is not there)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ppid = int(fields[1])
+        ours = name.startswith("postgres") if master is None else master in (int(entry.name), ppid)
+        if ours:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _pool(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -64,8 +94,16 @@ def _pool(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": max(r["p99_ms"] for r in rounds),
         "non_2xx": sum(r["non_2xx"] for r in rounds),
         "statuses": _merge(r["statuses"] for r in rounds),
-        "rounds": [{k: r[k] for k in ("per_second", "p50_ms", "p99_ms", "non_2xx")} for r in rounds],
+        "cpu_us_web": _median(r["cpu_us_web"] for r in rounds),
+        "cpu_us_db": _median(r["cpu_us_db"] for r in rounds),
+        "rounds": [{k: r[k] for k in ("per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_us_web", "cpu_us_db")}
+                   for r in rounds],
     }
+
+
+def _median(values: Any) -> float | None:
+    known = sorted(v for v in values if v is not None)
+    return known[len(known) // 2] if known else None
 
 
 def _merge(dicts: Any) -> dict[str, int]:
@@ -83,10 +121,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         env = service_env(bc_url="http://127.0.0.1:9", ometria_url="http://127.0.0.1:9", db_url=be.db_url,
                           broker_url=be.broker_url, var_dir=var, queue=f"bench-ingest-{os.getpid()}",
                           SYNC_DEBOUNCE_SECONDS="2")
-        ports = {"app": free_port(), "bare": free_port()}
+        ports = {"app": free_port(), "bare": free_port(), "nodb": free_port()}
         procs = {
             "app": _gunicorn("consumer.wsgi:app", ports["app"], env, var / "web.log"),
             "bare": _gunicorn("bench.bare:app", ports["bare"], env, var / "bare.log"),
+            "nodb": _gunicorn("bench.nodb:app", ports["nodb"], env, var / "nodb.log"),
         }
         stack = Stack(env=env, var_dir=var, procs=procs)  # for stop(): SIGTERM, then SIGKILL, per group
         try:
@@ -94,23 +133,25 @@ def run(quick: bool = False) -> dict[str, Any]:
                 wait_until(lambda p=port: _up(p), 60, what=f"gunicorn ({name})")
             say(f"ingest: gunicorn {' '.join(GUNICORN)}, {CONCURRENCY} connections, {be.label}; "
                 f"{rounds} round(s) of {duration:g} s (+{warmup:g} s warm-up) per endpoint")
-            results: dict[str, list[dict[str, Any]]] = {"app": [], "bare": []}
+            results: dict[str, list[dict[str, Any]]] = {"app": [], "bare": [], "nodb": []}
             for i in range(rounds):
-                for name in ("bare", "app"):
-                    r = _load(ports[name], duration, warmup, env, seed=i * 2 + (name == "app"))
+                for k, name in enumerate(("bare", "app", "nodb")):
+                    r = _load(ports[name], duration, warmup, env, seed=i * 3 + k, server=procs[name])
                     results[name].append(r)
                     say(f"ingest: round {i + 1} {name:4s}: {r['per_second']:.0f} webhooks/s, "
-                        f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non_2xx']}")
+                        f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non_2xx']}, "
+                        f"CPU per request {r['cpu_us_web']} us web + {r['cpu_us_db']} us PostgreSQL")
                     time.sleep(0.5)
         finally:
             stack.stop()
-        app, bare = _pool(results["app"]), _pool(results["bare"])
+        app, bare, nodb = _pool(results["app"]), _pool(results["bare"]), _pool(results["nodb"])
     return {
         "backend": be.label,
         "gunicorn": " ".join(GUNICORN),
         "concurrency": CONCURRENCY,
         "app": app,
         "bare": bare,
+        "without_db_write": nodb,
         "throughput_ratio": round(app["per_second"] / bare["per_second"], 3) if bare["per_second"] else 0.0,
         "quick": quick,
     }

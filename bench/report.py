@@ -27,7 +27,7 @@ def ingest_rows(r: dict[str, Any]) -> list[Row]:
     app, bare = r["app"], r["bare"]
     ratio = r["throughput_ratio"]
     name = "ingest"
-    return [
+    rows = [
         (name, f"setup: gunicorn {r['gunicorn']}, {r['concurrency']} keep-alive connections, {r['backend']}",
          "real receiver", "bare Flask", "", ""),
         (name, "webhooks/s", _n(app["per_second"]), _n(bare["per_second"]),
@@ -37,7 +37,18 @@ def ingest_rows(r: dict[str, Any]) -> list[Row]:
          _verdict(app["p99_ms"] <= 25)),
         (name, "non-2xx answers (valid callbacks)", _n(app["non_2xx"]), _n(bare["non_2xx"]), "0",
          _verdict(app["non_2xx"] == 0)),
+        (name, "CPU per request (us): gunicorn + PostgreSQL", _cpu(app), _cpu(bare), "", ""),
     ]
+    nodb = r.get("without_db_write")
+    if nodb:  # the diagnostic: where the gap to bare Flask goes
+        rows.append((name, "diagnostic: receiver with every check but no database write (bench.nodb)",
+                     f"{_n(nodb['per_second'])}/s, p99 {_n(nodb['p99_ms'], 1)} ms",
+                     f"{nodb['per_second'] / bare['per_second']:.0%} of bare; CPU {_cpu(nodb)}", "", ""))
+    return rows
+
+
+def _cpu(r: dict[str, Any]) -> str:
+    return f"{_n(r.get('cpu_us_web'))} + {_n(r.get('cpu_us_db'))}"
 
 
 def storm_rows(r: dict[str, Any]) -> list[Row]:
