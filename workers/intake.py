@@ -97,10 +97,10 @@ class Recorder:
                 return {row[0] for row in conn.execute(RECORD_POSTGRES, params)}
             except psycopg.Error as exc:
                 dropped = self._conn is not None and self._conn.broken
-                if dropped or self._conn is None or self._conn.closed:
+                if dropped:
                     self.close()
-                if dropped and attempt == 1:
-                    continue  # a connection the server had dropped: the rerun gets a fresh one
+                    if attempt == 1:
+                        continue  # a connection the server had dropped: the rerun gets a fresh one
                 raise DBAPIError.instance(
                     "record callbacks", None, exc, psycopg.Error, hide_parameters=True
                 ) from exc
