@@ -17,8 +17,29 @@ from typing import Any
 
 from workers import settings as S
 from workers.mapping import MappingContext, deactivation, default_store_id, map_product
+from workers.settings import Settings, StoreConfig
 
 BIN = Path(sys.executable).parent
+
+
+def sandbox_settings(
+    bc_url: str, ometria_url: str, db_url: str, var_dir: Path
+) -> tuple[Settings, StoreConfig]:
+    """(Settings, StoreConfig) of the sandbox store for an in-process Syncer: the sandbox's credentials,
+    Ometria pushes at 50/s, the file broker (no worker runs)."""
+    store = StoreConfig(
+        store_hash=S.SANDBOX_STORE_HASH,
+        access_token=S.SANDBOX_ACCESS_TOKEN,
+        webhook_secret=S.SANDBOX_WEBHOOK_SECRET,
+        api_url=bc_url,
+        ometria_api_key=S.SANDBOX_OMETRIA_KEY,
+        ometria_api_url=ometria_url,
+        ometria_push_rate=50,
+    )
+    settings = Settings(
+        stores={store.store_hash: store}, database_url=db_url, broker_url="filesystem://", var_dir=var_dir
+    )
+    return settings, store
 
 
 def free_port() -> int:

@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from sandbox.server import Sandbox, start_sandbox
-from tests.harness import drift, expected_records
+from tests.harness import drift, expected_records, sandbox_settings
 from workers import settings as S
 from workers import storage
 from workers.failures import list_failed, replay
 from workers.flush import Syncer, drain
 from workers.migrate import upgrade
-from workers.settings import Settings, StoreConfig
 from workers.storage import CATEGORY, PRODUCT, session_scope
 
 
@@ -34,18 +33,7 @@ def syncer(sandbox: Sandbox, tmp_path: Path) -> Syncer:
     sandbox.client().reset_ometria_faults()
     db = f"sqlite:///{tmp_path / 'bcsync.db'}"
     upgrade(db)
-    store = StoreConfig(
-        store_hash=S.SANDBOX_STORE_HASH,
-        access_token=S.SANDBOX_ACCESS_TOKEN,
-        webhook_secret=S.SANDBOX_WEBHOOK_SECRET,
-        api_url=sandbox.bc_url,
-        ometria_api_key=S.SANDBOX_OMETRIA_KEY,
-        ometria_api_url=sandbox.ometria_url,
-        ometria_push_rate=50,
-    )
-    settings = Settings(
-        stores={store.store_hash: store}, database_url=db, broker_url="filesystem://", var_dir=tmp_path
-    )
+    settings, store = sandbox_settings(sandbox.bc_url, sandbox.ometria_url, db, tmp_path)
     return Syncer(settings, store, lease_seconds=30)
 
 

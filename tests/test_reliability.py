@@ -35,7 +35,7 @@ import pytest
 import requests
 
 from sandbox.server import start_sandbox
-from tests.harness import Stack, drift, expected_records, service_env, wait_until
+from tests.harness import Stack, drift, expected_records, sandbox_settings, service_env, wait_until
 from tests.reliability_helpers import (
     BackgroundStorm,
     CaseResult,
@@ -53,12 +53,11 @@ from tests.reliability_helpers import (
     write_json,
 )
 from tests.services import fresh_pg_database, redis_url
-from workers import settings as S
 from workers import storage
 from workers.celery_app import make_celery
 from workers.flush import Syncer
 from workers.migrate import upgrade
-from workers.settings import Settings, StoreConfig
+from workers.settings import Settings
 from workers.storage import session_scope
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -604,18 +603,7 @@ def test_a_flush_slower_than_its_lease_never_overwrites_newer_data(
     with start_sandbox(products=20, seed=3, plan="pro") as sb, fresh_pg_database() as db:
         upgrade(db)
         client = sb.client()
-        store = StoreConfig(
-            store_hash=S.SANDBOX_STORE_HASH,
-            access_token=S.SANDBOX_ACCESS_TOKEN,
-            webhook_secret=S.SANDBOX_WEBHOOK_SECRET,
-            api_url=sb.bc_url,
-            ometria_api_key=S.SANDBOX_OMETRIA_KEY,
-            ometria_api_url=sb.ometria_url,
-            ometria_push_rate=50,
-        )
-        settings = Settings(
-            stores={store.store_hash: store}, database_url=db, broker_url="filesystem://", var_dir=tmp_path
-        )
+        settings, store = sandbox_settings(sb.bc_url, sb.ometria_url, db, tmp_path)
         first, second = Syncer(settings, store, lease_seconds=1.0), Syncer(settings, store, lease_seconds=1.0)
         first.resync_all()
         before = fired(client)
