@@ -22,6 +22,10 @@ from tests.harness import Stack, free_port, service_env, wait_until
 # contend). BENCH_GUNICORN overrides it, e.g. "--workers 3 --worker-class sync".
 GUNICORN = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 4 --worker-class gthread").split()
 CONCURRENCY = int(os.environ.get("BENCH_INGEST_CONCURRENCY", "8"))
+# Measured in this order each round: the baseline, the receiver, and two diagnostics of where the gap
+# goes — every check but no write (bench.nodb), every check and a free, instant database (bench.freedb).
+ENDPOINTS = {"bare": "bench.bare:app", "app": "consumer.wsgi:app", "nodb": "bench.nodb:app",
+             "freedb": "bench.freedb:app"}
 
 
 def _gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -121,37 +125,36 @@ def run(quick: bool = False) -> dict[str, Any]:
         env = service_env(bc_url="http://127.0.0.1:9", ometria_url="http://127.0.0.1:9", db_url=be.db_url,
                           broker_url=be.broker_url, var_dir=var, queue=f"bench-ingest-{os.getpid()}",
                           SYNC_DEBOUNCE_SECONDS="2")
-        ports = {"app": free_port(), "bare": free_port(), "nodb": free_port()}
-        procs = {
-            "app": _gunicorn("consumer.wsgi:app", ports["app"], env, var / "web.log"),
-            "bare": _gunicorn("bench.bare:app", ports["bare"], env, var / "bare.log"),
-            "nodb": _gunicorn("bench.nodb:app", ports["nodb"], env, var / "nodb.log"),
-        }
+        ports = {name: free_port() for name in ENDPOINTS}
+        procs = {name: _gunicorn(target, ports[name], env, var / f"{name}.log")
+                 for name, target in ENDPOINTS.items()}
         stack = Stack(env=env, var_dir=var, procs=procs)  # for stop(): SIGTERM, then SIGKILL, per group
         try:
             for name, port in ports.items():
                 wait_until(lambda p=port: _up(p), 60, what=f"gunicorn ({name})")
             say(f"ingest: gunicorn {' '.join(GUNICORN)}, {CONCURRENCY} connections, {be.label}; "
                 f"{rounds} round(s) of {duration:g} s (+{warmup:g} s warm-up) per endpoint")
-            results: dict[str, list[dict[str, Any]]] = {"app": [], "bare": [], "nodb": []}
+            results: dict[str, list[dict[str, Any]]] = {name: [] for name in ENDPOINTS}
             for i in range(rounds):
-                for k, name in enumerate(("bare", "app", "nodb")):
-                    r = _load(ports[name], duration, warmup, env, seed=i * 3 + k, server=procs[name])
+                for k, name in enumerate(ENDPOINTS):
+                    seed = i * len(ENDPOINTS) + k
+                    r = _load(ports[name], duration, warmup, env, seed=seed, server=procs[name])
                     results[name].append(r)
-                    say(f"ingest: round {i + 1} {name:4s}: {r['per_second']:.0f} webhooks/s, "
+                    say(f"ingest: round {i + 1} {name:6s}: {r['per_second']:.0f} webhooks/s, "
                         f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non_2xx']}, "
                         f"CPU per request {r['cpu_us_web']} us web + {r['cpu_us_db']} us PostgreSQL")
                     time.sleep(0.5)
         finally:
             stack.stop()
-        app, bare, nodb = _pool(results["app"]), _pool(results["bare"]), _pool(results["nodb"])
+        app, bare = _pool(results["app"]), _pool(results["bare"])
     return {
         "backend": be.label,
         "gunicorn": " ".join(GUNICORN),
         "concurrency": CONCURRENCY,
         "app": app,
         "bare": bare,
-        "without_db_write": nodb,
+        "without_db_write": _pool(results["nodb"]),
+        "free_database": _pool(results["freedb"]),
         "throughput_ratio": round(app["per_second"] / bare["per_second"], 3) if bare["per_second"] else 0.0,
         "quick": quick,
     }
