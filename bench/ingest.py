@@ -22,10 +22,11 @@ from tests.harness import Stack, free_port, service_env, wait_until
 # contend). BENCH_GUNICORN overrides it, e.g. "--workers 3 --worker-class sync".
 GUNICORN = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 4 --worker-class gthread").split()
 CONCURRENCY = int(os.environ.get("BENCH_INGEST_CONCURRENCY", "8"))
-# Measured in this order each round: the baseline, the receiver, and two diagnostics of where the gap
-# goes — every check but no write (bench.nodb), every check and a free, instant database (bench.freedb).
+# Measured in this order each round: the baseline, the receiver, and diagnostics of where the gap goes —
+# every check but no write (bench.nodb), every check and a free, instant database (bench.freedb), and no
+# check but one durable INSERT per request (bench.baredb, PostgreSQL only).
 ENDPOINTS = {"bare": "bench.bare:app", "app": "consumer.wsgi:app", "nodb": "bench.nodb:app",
-             "freedb": "bench.freedb:app"}
+             "freedb": "bench.freedb:app", "baredb": "bench.baredb:app"}
 
 
 def _gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -125,19 +126,20 @@ def run(quick: bool = False) -> dict[str, Any]:
         env = service_env(bc_url="http://127.0.0.1:9", ometria_url="http://127.0.0.1:9", db_url=be.db_url,
                           broker_url=be.broker_url, var_dir=var, queue=f"bench-ingest-{os.getpid()}",
                           SYNC_DEBOUNCE_SECONDS="2")
-        ports = {name: free_port() for name in ENDPOINTS}
+        endpoints = {k: v for k, v in ENDPOINTS.items() if k != "baredb" or be.db_url.startswith("postgres")}
+        ports = {name: free_port() for name in endpoints}
         procs = {name: _gunicorn(target, ports[name], env, var / f"{name}.log")
-                 for name, target in ENDPOINTS.items()}
+                 for name, target in endpoints.items()}
         stack = Stack(env=env, var_dir=var, procs=procs)  # for stop(): SIGTERM, then SIGKILL, per group
         try:
             for name, port in ports.items():
                 wait_until(lambda p=port: _up(p), 60, what=f"gunicorn ({name})")
             say(f"ingest: gunicorn {' '.join(GUNICORN)}, {CONCURRENCY} connections, {be.label}; "
                 f"{rounds} round(s) of {duration:g} s (+{warmup:g} s warm-up) per endpoint")
-            results: dict[str, list[dict[str, Any]]] = {name: [] for name in ENDPOINTS}
+            results: dict[str, list[dict[str, Any]]] = {name: [] for name in endpoints}
             for i in range(rounds):
-                for k, name in enumerate(ENDPOINTS):
-                    seed = i * len(ENDPOINTS) + k
+                for k, name in enumerate(endpoints):
+                    seed = i * len(endpoints) + k
                     r = _load(ports[name], duration, warmup, env, seed=seed, server=procs[name])
                     results[name].append(r)
                     say(f"ingest: round {i + 1} {name:6s}: {r['per_second']:.0f} webhooks/s, "
@@ -155,6 +157,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "bare": bare,
         "without_db_write": _pool(results["nodb"]),
         "free_database": _pool(results["freedb"]),
+        "bare_with_insert": _pool(results["baredb"]) if "baredb" in results else None,
         "throughput_ratio": round(app["per_second"] / bare["per_second"], 3) if bare["per_second"] else 0.0,
         "quick": quick,
     }

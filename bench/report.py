@@ -43,6 +43,8 @@ def ingest_rows(r: dict[str, Any]) -> list[Row]:
         ("without_db_write", "diagnostic: receiver with every check but no database write (bench.nodb)"),
         ("free_database", "diagnostic: receiver with every check, group commit into a database that "
                           "costs no CPU and no time (bench.freedb): the bound for any durable store"),
+        ("bare_with_insert", "diagnostic: bare Flask, no check, one autocommit INSERT per request "
+                             "(bench.baredb): what a durable answer alone costs"),
     )
     for key, figure in diagnostics:
         if d := r.get(key):
