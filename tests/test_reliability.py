@@ -340,6 +340,8 @@ def test_worker_survives_redis_restarts_holding_unacked_messages(tmp_path: Path)
             log = stack.logs("worker")
             assert log.count("Connection to broker lost") >= REDIS_RESTARTS, log[-4000:]
             assert "Unrecoverable error" not in log, log[-6000:]
+            # the setting is explicit: no "will be True in Celery 6.0" warning at every reconnect
+            assert "worker_cancel_long_running_tasks_on_connection_loss" not in log, log[-6000:]
         finally:
             client.config(latency_seconds=0.0)
             stack.stop()

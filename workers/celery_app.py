@@ -6,10 +6,23 @@ or doubled message costs nothing: the beat's sweep flushes whatever is still dir
 
 from __future__ import annotations
 
+import warnings
+
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
 from celery.schedules import crontab
+from celery.signals import celeryd_after_setup
 
 from workers.settings import Settings, broker_folder, get_settings
+
+
+@celeryd_after_setup.connect
+def _quiet_the_warning_about_an_explicit_setting(**_: object) -> None:
+    """worker_cancel_long_running_tasks_on_connection_loss is set explicitly below, yet celery warns at
+    every reconnect that its default changes in 6.0: noise in the log ops read during a broker outage.
+    (Celery's logging set-up turns its deprecation warnings to "always", so this comes after it.)"""
+    warnings.filterwarnings("ignore", message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+                            category=CPendingDeprecationWarning)
 
 
 def make_celery(settings: Settings) -> Celery:
