@@ -37,11 +37,12 @@ run: install
 ## make test: lint, then the whole suite (SQLite, PostgreSQL, Redis, RabbitMQ, headless Chromium).
 test: install browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/ruff format --check .
 
 ## make bench: the benchmarks of DESIGN.md, figures printed side by side.
 bench: install

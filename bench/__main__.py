@@ -25,8 +25,12 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", metavar="BENCHMARK",
-                        help=f"any of {', '.join(BENCHMARKS)} (default: all, in that order)")
+    parser.add_argument(
+        "which",
+        nargs="*",
+        metavar="BENCHMARK",
+        help=f"any of {', '.join(BENCHMARKS)} (default: all, in that order)",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few minutes")
     args = parser.parse_args(argv)
     unknown = [w for w in args.which if w not in BENCHMARKS]

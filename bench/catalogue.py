@@ -51,8 +51,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     if not store.wait_ready(600):
         raise RuntimeError("the catalogue was not generated within 600 s")
     generated, generated_cpu = time.perf_counter() - started, time.process_time() - cpu
-    say(f"catalogue: usable after {usable:.1f} s, complete after {generated:.1f} s "
-        f"({generated_cpu:.1f} s CPU)")
+    say(
+        f"catalogue: usable after {usable:.1f} s, complete after {generated:.1f} s "
+        f"({generated_cpu:.1f} s CPU)"
+    )
     big = page_latencies(store)
     small = page_latencies(Store(1_000, seed=1))
     say(f"catalogue: 250-product page median {percentile(big, 50) * 1000:.0f} ms")
@@ -61,8 +63,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         "usable_seconds": round(usable, 2),
         "generated_seconds": round(generated, 2),
         "generated_cpu_seconds": round(generated_cpu, 2),
-        "page_ms": {"median": round(percentile(big, 50) * 1000, 1), "best": round(big[0] * 1000, 1),
-                    "worst": round(big[-1] * 1000, 1)},
+        "page_ms": {
+            "median": round(percentile(big, 50) * 1000, 1),
+            "best": round(big[0] * 1000, 1),
+            "worst": round(big[-1] * 1000, 1),
+        },
         "page_ms_at_1000": round(percentile(small, 50) * 1000, 1),
         "quick": quick,
     }

@@ -25,16 +25,29 @@ CONCURRENCY = int(os.environ.get("BENCH_INGEST_CONCURRENCY", "8"))
 # Measured in this order each round: the baseline, the receiver, and diagnostics of where the gap goes —
 # every check but no write (bench.nodb), every check and a free, instant database (bench.freedb), and no
 # check but one durable INSERT per request (bench.baredb, PostgreSQL only).
-ENDPOINTS = {"bare": "bench.bare:app", "app": "consumer.wsgi:app", "nodb": "bench.nodb:app",
-             "freedb": "bench.freedb:app", "baredb": "bench.baredb:app"}
+ENDPOINTS = {
+    "bare": "bench.bare:app",
+    "app": "consumer.wsgi:app",
+    "nodb": "bench.nodb:app",
+    "freedb": "bench.freedb:app",
+    "baredb": "bench.baredb:app",
+}
 
 
 def _gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    argv = [str(Path(sys.executable).parent / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
-            "--log-level", "warning", app]
+    argv = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        *GUNICORN,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        app,
+    ]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return proc
 
 
@@ -48,13 +61,34 @@ def _up(port: int) -> bool:
         return False
 
 
-def _load(port: int, duration: float, warmup: float, env: dict[str, str], seed: int,
-          server: subprocess.Popen) -> dict[str, Any]:
+def _load(
+    port: int, duration: float, warmup: float, env: dict[str, str], seed: int, server: subprocess.Popen
+) -> dict[str, Any]:
     count = int((duration + warmup) * 8000) + 2000  # more than gunicorn can answer on this machine
     loadgen = subprocess.Popen(
-        [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--concurrency", str(CONCURRENCY),
-         "--duration", str(duration), "--warmup", str(warmup), "--count", str(count), "--seed", str(seed)],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--port",
+            str(port),
+            "--concurrency",
+            str(CONCURRENCY),
+            "--duration",
+            str(duration),
+            "--warmup",
+            str(warmup),
+            "--count",
+            str(count),
+            "--seed",
+            str(seed),
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(warmup + 1.0)  # the generator builds its requests, then warms up: measure CPU after that
     web0, db0, t0 = _cpu_seconds(server.pid), _cpu_seconds(None), time.monotonic()
     out, err = loadgen.communicate(timeout=duration + warmup + 180)
@@ -101,8 +135,10 @@ def _pool(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "statuses": _merge(r["statuses"] for r in rounds),
         "cpu_us_web": _median(r["cpu_us_web"] for r in rounds),
         "cpu_us_db": _median(r["cpu_us_db"] for r in rounds),
-        "rounds": [{k: r[k] for k in ("per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_us_web", "cpu_us_db")}
-                   for r in rounds],
+        "rounds": [
+            {k: r[k] for k in ("per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_us_web", "cpu_us_db")}
+            for r in rounds
+        ],
     }
 
 
@@ -123,28 +159,40 @@ def run(quick: bool = False) -> dict[str, Any]:
     duration, warmup, rounds = (3.0, 1.0, 1) if quick else (8.0, 2.0, 2)
     var = work_dir("ingest")
     with backend(var) as be:
-        env = service_env(bc_url="http://127.0.0.1:9", ometria_url="http://127.0.0.1:9", db_url=be.db_url,
-                          broker_url=be.broker_url, var_dir=var, queue=f"bench-ingest-{os.getpid()}",
-                          SYNC_DEBOUNCE_SECONDS="2")
+        env = service_env(
+            bc_url="http://127.0.0.1:9",
+            ometria_url="http://127.0.0.1:9",
+            db_url=be.db_url,
+            broker_url=be.broker_url,
+            var_dir=var,
+            queue=f"bench-ingest-{os.getpid()}",
+            SYNC_DEBOUNCE_SECONDS="2",
+        )
         endpoints = {k: v for k, v in ENDPOINTS.items() if k != "baredb" or be.db_url.startswith("postgres")}
         ports = {name: free_port() for name in endpoints}
-        procs = {name: _gunicorn(target, ports[name], env, var / f"{name}.log")
-                 for name, target in endpoints.items()}
+        procs = {
+            name: _gunicorn(target, ports[name], env, var / f"{name}.log")
+            for name, target in endpoints.items()
+        }
         stack = Stack(env=env, var_dir=var, procs=procs)  # for stop(): SIGTERM, then SIGKILL, per group
         try:
             for name, port in ports.items():
                 wait_until(lambda p=port: _up(p), 60, what=f"gunicorn ({name})")
-            say(f"ingest: gunicorn {' '.join(GUNICORN)}, {CONCURRENCY} connections, {be.label}; "
-                f"{rounds} round(s) of {duration:g} s (+{warmup:g} s warm-up) per endpoint")
+            say(
+                f"ingest: gunicorn {' '.join(GUNICORN)}, {CONCURRENCY} connections, {be.label}; "
+                f"{rounds} round(s) of {duration:g} s (+{warmup:g} s warm-up) per endpoint"
+            )
             results: dict[str, list[dict[str, Any]]] = {name: [] for name in endpoints}
             for i in range(rounds):
                 for k, name in enumerate(endpoints):
                     seed = i * len(endpoints) + k
                     r = _load(ports[name], duration, warmup, env, seed=seed, server=procs[name])
                     results[name].append(r)
-                    say(f"ingest: round {i + 1} {name:6s}: {r['per_second']:.0f} webhooks/s, "
+                    say(
+                        f"ingest: round {i + 1} {name:6s}: {r['per_second']:.0f} webhooks/s, "
                         f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non_2xx']}, "
-                        f"CPU per request {r['cpu_us_web']} us web + {r['cpu_us_db']} us PostgreSQL")
+                        f"CPU per request {r['cpu_us_web']} us web + {r['cpu_us_db']} us PostgreSQL"
+                    )
                     time.sleep(0.5)
         finally:
             stack.stop()

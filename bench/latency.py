@@ -35,8 +35,9 @@ QUICK = LatencyConfig(changes=10)
 
 def run_latency(cfg: LatencyConfig) -> dict[str, Any]:
     var = work_dir("latency")
-    with running_service(var, products=cfg.store_products,
-                         env={"SYNC_DEBOUNCE_SECONDS": f"{cfg.debounce_seconds:g}"}) as service:
+    with running_service(
+        var, products=cfg.store_products, env={"SYNC_DEBOUNCE_SECONDS": f"{cfg.debounce_seconds:g}"}
+    ) as service:
         say(f"latency: first load of {cfg.store_products} products into Ometria")
         initial_load(service)
         service.sandbox.register_hooks(service.stack.hook_url)

@@ -44,17 +44,33 @@ def callback(scope: str, product_id: int, store_hash: str) -> dict:
         sku = {"product_id": product_id, "variant_id": variant_id}
         data: dict = {"type": "sku", "id": variant_id, "sku": sku}
     elif scope == "store/product/inventory/updated":
-        data = {"type": "product", "id": product_id,
-                "inventory": {"product_id": product_id, "method": "absolute", "value": 5}}
+        data = {
+            "type": "product",
+            "id": product_id,
+            "inventory": {"product_id": product_id, "method": "absolute", "value": 5},
+        }
     else:
         data = {"type": "product", "id": product_id}
-    return {"scope": scope, "store_id": store_id_for(store_hash), "data": data, "hash": data_hash(data),
-            "created_at": int(time.time()), "producer": f"stores/{store_hash}"}
+    return {
+        "scope": scope,
+        "store_id": store_id_for(store_hash),
+        "data": data,
+        "hash": data_hash(data),
+        "created_at": int(time.time()),
+        "producer": f"stores/{store_hash}",
+    }
 
 
-def signed_requests(count: int, host: str, port: int, products: int = 2000, seed: int = 1,
-                    store_hash: str = S.SANDBOX_STORE_HASH, client_secret: str = S.SANDBOX_CLIENT_SECRET,
-                    webhook_secret: str = S.SANDBOX_WEBHOOK_SECRET) -> list[bytes]:
+def signed_requests(
+    count: int,
+    host: str,
+    port: int,
+    products: int = 2000,
+    seed: int = 1,
+    store_hash: str = S.SANDBOX_STORE_HASH,
+    client_secret: str = S.SANDBOX_CLIENT_SECRET,
+    webhook_secret: str = S.SANDBOX_WEBHOOK_SECRET,
+) -> list[bytes]:
     """`count` raw POST requests, each signed (Standard Webhooks, key = base64 of the client secret)."""
     from standardwebhooks import Webhook
 
@@ -64,14 +80,18 @@ def signed_requests(count: int, host: str, port: int, products: int = 2000, seed
     now = datetime.now(UTC)
     out = []
     for _ in range(count):
-        body = json.dumps(callback(rng.choices(scopes, weights)[0], rng.randint(1, products), store_hash),
-                          separators=(",", ":"))
+        body = json.dumps(
+            callback(rng.choices(scopes, weights)[0], rng.randint(1, products), store_hash),
+            separators=(",", ":"),
+        )
         message_id = f"msg_{uuid.uuid4().hex}"
-        head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: bcsync-bench\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                f"X-Webhook-Secret: {webhook_secret}\r\nwebhook-id: {message_id}\r\n"
-                f"webhook-timestamp: {int(now.timestamp())}\r\n"
-                f"webhook-signature: {signer.sign(message_id, now, body)}\r\n\r\n")
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: bcsync-bench\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"X-Webhook-Secret: {webhook_secret}\r\nwebhook-id: {message_id}\r\n"
+            f"webhook-timestamp: {int(now.timestamp())}\r\n"
+            f"webhook-signature: {signer.sign(message_id, now, body)}\r\n\r\n"
+        )
         out.append(head.encode() + body.encode())
     return out
 
@@ -102,8 +122,9 @@ def _parse(buf: bytearray) -> tuple[int, int, bool] | None:
     return (status, total, close) if len(buf) >= total else None
 
 
-def run(host: str, port: int, requests: list[bytes], concurrency: int, duration: float,
-        warmup: float) -> dict:
+def run(
+    host: str, port: int, requests: list[bytes], concurrency: int, duration: float, warmup: float
+) -> dict:
     sel = selectors.DefaultSelector()
     pending = iter(requests)
     latencies: list[float] = []
@@ -178,8 +199,13 @@ def run(host: str, port: int, requests: list[bytes], concurrency: int, duration:
                 conn.sock.close()
     # ran out of requests early: the window ended with the last answer counted
     measured = (last_done if exhausted else t_end) - t_measure
-    return {"latencies": latencies, "statuses": statuses, "errors": errors, "seconds": measured,
-            "ran_out": exhausted}
+    return {
+        "latencies": latencies,
+        "statuses": statuses,
+        "errors": errors,
+        "seconds": measured,
+        "ran_out": exhausted,
+    }
 
 
 def summarise(raw: dict) -> dict:

@@ -28,28 +28,66 @@ def ingest_rows(r: dict[str, Any]) -> list[Row]:
     ratio = r["throughput_ratio"]
     name = "ingest"
     rows = [
-        (name, f"setup: gunicorn {r['gunicorn']}, {r['concurrency']} keep-alive connections, {r['backend']}",
-         "real receiver", "bare Flask", "", ""),
-        (name, "webhooks/s", _n(app["per_second"]), _n(bare["per_second"]),
-         f">= 60 % of bare ({_n(0.6 * bare['per_second'])})", f"{_verdict(ratio >= 0.6)} ({ratio:.0%})"),
+        (
+            name,
+            f"setup: gunicorn {r['gunicorn']}, {r['concurrency']} keep-alive connections, {r['backend']}",
+            "real receiver",
+            "bare Flask",
+            "",
+            "",
+        ),
+        (
+            name,
+            "webhooks/s",
+            _n(app["per_second"]),
+            _n(bare["per_second"]),
+            f">= 60 % of bare ({_n(0.6 * bare['per_second'])})",
+            f"{_verdict(ratio >= 0.6)} ({ratio:.0%})",
+        ),
         (name, "ack latency p50 (ms)", _n(app["p50_ms"], 1), _n(bare["p50_ms"], 1), "", ""),
-        (name, "ack latency p99 (ms)", _n(app["p99_ms"], 1), _n(bare["p99_ms"], 1), "<= 25 ms",
-         _verdict(app["p99_ms"] <= 25)),
-        (name, "non-2xx answers (valid callbacks)", _n(app["non_2xx"]), _n(bare["non_2xx"]), "0",
-         _verdict(app["non_2xx"] == 0)),
+        (
+            name,
+            "ack latency p99 (ms)",
+            _n(app["p99_ms"], 1),
+            _n(bare["p99_ms"], 1),
+            "<= 25 ms",
+            _verdict(app["p99_ms"] <= 25),
+        ),
+        (
+            name,
+            "non-2xx answers (valid callbacks)",
+            _n(app["non_2xx"]),
+            _n(bare["non_2xx"]),
+            "0",
+            _verdict(app["non_2xx"] == 0),
+        ),
         (name, "CPU per request (us): gunicorn + PostgreSQL", _cpu(app), _cpu(bare), "", ""),
     ]
     diagnostics = (  # where the gap to bare Flask goes
         ("without_db_write", "diagnostic: receiver with every check but no database write (bench.nodb)"),
-        ("free_database", "diagnostic: receiver with every check, group commit into a database that "
-                          "costs no CPU and no time (bench.freedb): the bound for any durable store"),
-        ("bare_with_insert", "diagnostic: bare Flask, no check, one autocommit INSERT per request "
-                             "(bench.baredb): what a durable answer alone costs"),
+        (
+            "free_database",
+            "diagnostic: receiver with every check, group commit into a database that "
+            "costs no CPU and no time (bench.freedb): the bound for any durable store",
+        ),
+        (
+            "bare_with_insert",
+            "diagnostic: bare Flask, no check, one autocommit INSERT per request "
+            "(bench.baredb): what a durable answer alone costs",
+        ),
     )
     for key, figure in diagnostics:
         if d := r.get(key):
-            rows.append((name, figure, f"{_n(d['per_second'])}/s, p99 {_n(d['p99_ms'], 1)} ms",
-                         f"{d['per_second'] / bare['per_second']:.0%} of bare; CPU {_cpu(d)}", "", ""))
+            rows.append(
+                (
+                    name,
+                    figure,
+                    f"{_n(d['per_second'])}/s, p99 {_n(d['p99_ms'], 1)} ms",
+                    f"{d['per_second'] / bare['per_second']:.0%} of bare; CPU {_cpu(d)}",
+                    "",
+                    "",
+                )
+            )
     return rows
 
 
@@ -66,38 +104,91 @@ def storm_rows(r: dict[str, Any]) -> list[Row]:
     window = r["window_seconds"]
     compressed = window < 30
     compression = r["compression"]
-    setup = (f"setup: {r['callbacks']:,} callbacks / {r['distinct_products']:,} products, store of "
-             f"{r['config']['store_products']:,}, Standard quota 150 per {window:g} s"
-             f"{f' (time x{compression:g})' if compressed else ' (real time)'}, "
-             f"SYNC_DEBOUNCE_SECONDS={r['config']['debounce_seconds']:g}, OMETRIA_PUSH_RATE=4, "
-             f"{r['backend']}")
+    setup = (
+        f"setup: {r['callbacks']:,} callbacks / {r['distinct_products']:,} products, store of "
+        f"{r['config']['store_products']:,}, Standard quota 150 per {window:g} s"
+        f"{f' (time x{compression:g})' if compressed else ' (real time)'}, "
+        f"SYNC_DEBOUNCE_SECONDS={r['config']['debounce_seconds']:g}, OMETRIA_PUSH_RATE=4, "
+        f"{r['backend']}"
+    )
     equivalent = ""
     if compressed and quiet is not None:
         equivalent = f"; uncompressed >= {_n(max(quiet, r['quota_bound_seconds_standard']), 1)} s"
     return [
         (name, setup, "", "", "", ""),
-        (name, "BigCommerce product calls", _n(r["bc_product_calls"]),
-         f"minimum ceil({r['distinct_products']}/250) = {minimum} "
-         f"({r['bc_product_calls'] / minimum:.2f} x); per-webhook {r['per_webhook_calls']:,}", "", ""),
-        (name, "BigCommerce lookups (categories, brands, site, currency)", _n(r["bc_lookup_calls"]),
-         f"each once = {allowance}", "", ""),
-        (name, "BigCommerce catalogue calls in all", _n(r["bc_calls"]),
-         f"per-webhook {r['per_webhook_calls']:,}",
-         f"<= 1.25 x {minimum} + {allowance} = {_n(target_calls, 2)}",
-         _verdict(r["bc_calls"] <= target_calls)),
-        (name, "429s from the sandbox BigCommerce", _n(r["bc_429"]),
-         f"refused: {r['sandbox_refused']}", "0", _verdict(r["bc_429"] == 0)),
-        (name, "Ometria requests", _n(r["ometria_requests"]), f"ceil({r['changed_records']}/100) = {om_min}",
-         f"<= 1.1 x {om_min} = {_n(1.1 * om_min, 1)}", _verdict(r["ometria_requests"] <= 1.1 * om_min)),
-        (name, "records pushed / records that changed", f"{r['records_pushed']:,} / {r['changed_records']:,}",
-         f"Ometria 429s: {r['ometria_429']}", "", ""),
-        (name, "callbacks acknowledged after (s)", _n(r["delivered_seconds"], 1),
-         f"receiver non-2xx: {r['receiver_non_2xx']}", "", ""),
-        (name, "seconds to quiescence", _n(quiet, 1) + equivalent,
-         f"per-webhook on Standard: {r['per_webhook_seconds_standard']:,} s", "<= 60 s",
-         _verdict(quiet is not None and max(quiet, r["quota_bound_seconds_standard"]) <= 60)),
-        (name, "end state: Ometria vs store (drift)", "equal" if r["drift_count"] == 0 else
-         f"{r['drift_count']} differences", "", "equal", _verdict(r["drift_count"] == 0)),
+        (
+            name,
+            "BigCommerce product calls",
+            _n(r["bc_product_calls"]),
+            f"minimum ceil({r['distinct_products']}/250) = {minimum} "
+            f"({r['bc_product_calls'] / minimum:.2f} x); per-webhook {r['per_webhook_calls']:,}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "BigCommerce lookups (categories, brands, site, currency)",
+            _n(r["bc_lookup_calls"]),
+            f"each once = {allowance}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "BigCommerce catalogue calls in all",
+            _n(r["bc_calls"]),
+            f"per-webhook {r['per_webhook_calls']:,}",
+            f"<= 1.25 x {minimum} + {allowance} = {_n(target_calls, 2)}",
+            _verdict(r["bc_calls"] <= target_calls),
+        ),
+        (
+            name,
+            "429s from the sandbox BigCommerce",
+            _n(r["bc_429"]),
+            f"refused: {r['sandbox_refused']}",
+            "0",
+            _verdict(r["bc_429"] == 0),
+        ),
+        (
+            name,
+            "Ometria requests",
+            _n(r["ometria_requests"]),
+            f"ceil({r['changed_records']}/100) = {om_min}",
+            f"<= 1.1 x {om_min} = {_n(1.1 * om_min, 1)}",
+            _verdict(r["ometria_requests"] <= 1.1 * om_min),
+        ),
+        (
+            name,
+            "records pushed / records that changed",
+            f"{r['records_pushed']:,} / {r['changed_records']:,}",
+            f"Ometria 429s: {r['ometria_429']}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "callbacks acknowledged after (s)",
+            _n(r["delivered_seconds"], 1),
+            f"receiver non-2xx: {r['receiver_non_2xx']}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "seconds to quiescence",
+            _n(quiet, 1) + equivalent,
+            f"per-webhook on Standard: {r['per_webhook_seconds_standard']:,} s",
+            "<= 60 s",
+            _verdict(quiet is not None and max(quiet, r["quota_bound_seconds_standard"]) <= 60),
+        ),
+        (
+            name,
+            "end state: Ometria vs store (drift)",
+            "equal" if r["drift_count"] == 0 else f"{r['drift_count']} differences",
+            "",
+            "equal",
+            _verdict(r["drift_count"] == 0),
+        ),
     ]
 
 
@@ -111,26 +202,57 @@ def resync_rows(r: dict[str, Any]) -> list[Row]:
         return f"{_n(c[key], digits)} / {_n(u[key], digits)}"
 
     return [
-        (name, f"setup: {r['products']:,} products, sandbox plan {r['plan']}, OMETRIA_PUSH_RATE and sandbox "
-               f"push rate raised to {r['push_rate']:,}/s, `bcsync resync all` on {r['backend']}",
-         both, "", "", ""),
-        (name, "BigCommerce calls", pair("bc_calls"),
-         f"Standard plan: {_n(c['standard_plan_seconds'])} / {_n(u['standard_plan_seconds'])} s of quota",
-         "", ""),
+        (
+            name,
+            f"setup: {r['products']:,} products, sandbox plan {r['plan']}, OMETRIA_PUSH_RATE and sandbox "
+            f"push rate raised to {r['push_rate']:,}/s, `bcsync resync all` on {r['backend']}",
+            both,
+            "",
+            "",
+            "",
+        ),
+        (
+            name,
+            "BigCommerce calls",
+            pair("bc_calls"),
+            f"Standard plan: {_n(c['standard_plan_seconds'])} / {_n(u['standard_plan_seconds'])} s of quota",
+            "",
+            "",
+        ),
         (name, "wall seconds", pair("seconds", 1), f"products/s {pair('products_per_second')}", "", ""),
-        (name, "Ometria requests / records pushed",
-         f"{_n(c['ometria_requests'])} / {_n(u['ometria_requests'])} req, "
-         f"{_n(c['records_pushed'])} / {_n(u['records_pushed'])} rec",
-         f"at 4 req/s: {_n(c['ometria_seconds_at_4_per_s'])} / {_n(u['ometria_seconds_at_4_per_s'])} s",
-         "", ""),
-        (name, "unchanged catalogue pushes", _n(u["records_pushed"]) + " records", "", "0",
-         _verdict(u["records_pushed"] == 0)),
-        (name, "peak RSS of the resync process (MB)", pair("peak_rss_mb", 1),
-         f"CPU s {pair('cpu_seconds', 1)}", "<= 300 MB",
-         _verdict(max(c["peak_rss_mb"], u["peak_rss_mb"]) <= 300)),
-        (name, "mapping (map_product + fingerprint), products/s per core", _n(m["products_per_cpu_second"]),
-         f"{m['records']:,} records in {m['cpu_seconds']} CPU s", ">= 5,000",
-         _verdict(m["products_per_cpu_second"] >= 5000)),
+        (
+            name,
+            "Ometria requests / records pushed",
+            f"{_n(c['ometria_requests'])} / {_n(u['ometria_requests'])} req, "
+            f"{_n(c['records_pushed'])} / {_n(u['records_pushed'])} rec",
+            f"at 4 req/s: {_n(c['ometria_seconds_at_4_per_s'])} / {_n(u['ometria_seconds_at_4_per_s'])} s",
+            "",
+            "",
+        ),
+        (
+            name,
+            "unchanged catalogue pushes",
+            _n(u["records_pushed"]) + " records",
+            "",
+            "0",
+            _verdict(u["records_pushed"] == 0),
+        ),
+        (
+            name,
+            "peak RSS of the resync process (MB)",
+            pair("peak_rss_mb", 1),
+            f"CPU s {pair('cpu_seconds', 1)}",
+            "<= 300 MB",
+            _verdict(max(c["peak_rss_mb"], u["peak_rss_mb"]) <= 300),
+        ),
+        (
+            name,
+            "mapping (map_product + fingerprint), products/s per core",
+            _n(m["products_per_cpu_second"]),
+            f"{m['records']:,} records in {m['cpu_seconds']} CPU s",
+            ">= 5,000",
+            _verdict(m["products_per_cpu_second"] >= 5000),
+        ),
     ]
 
 
@@ -138,12 +260,30 @@ def latency_rows(r: dict[str, Any]) -> list[Row]:
     name = "latency"
     d = r["debounce_seconds"]
     return [
-        (name, f"setup: {r['changes']} isolated price changes, SYNC_DEBOUNCE_SECONDS={d:g}, {r['backend']}",
-         "", "", "", ""),
-        (name, "callback -> Ometria p50 (s)", _n(r["p50_seconds"], 2), f"debounce {d:g} s",
-         f"<= {d:g} + 1 s", _verdict(r["p50_seconds"] <= d + 1)),
-        (name, "callback -> Ometria p95 (s)", _n(r["p95_seconds"], 2),
-         f"min {_n(r['min_seconds'], 2)}, max {_n(r['max_seconds'], 2)}", "", ""),
+        (
+            name,
+            f"setup: {r['changes']} isolated price changes, SYNC_DEBOUNCE_SECONDS={d:g}, {r['backend']}",
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            name,
+            "callback -> Ometria p50 (s)",
+            _n(r["p50_seconds"], 2),
+            f"debounce {d:g} s",
+            f"<= {d:g} + 1 s",
+            _verdict(r["p50_seconds"] <= d + 1),
+        ),
+        (
+            name,
+            "callback -> Ometria p95 (s)",
+            _n(r["p95_seconds"], 2),
+            f"min {_n(r['min_seconds'], 2)}, max {_n(r['max_seconds'], 2)}",
+            "",
+            "",
+        ),
         (name, "changes not seen within 30 s", _n(r["missed"]), "", "0", _verdict(r["missed"] == 0)),
     ]
 
@@ -152,19 +292,41 @@ def catalogue_rows(r: dict[str, Any]) -> list[Row]:
     name = "catalogue"
     page = r["page_ms"]
     return [
-        (name, f"setup: sandbox store of {r['products']:,} products (seed 1), pages over HTTP on loopback",
-         "", "", "", ""),
-        (name, "seconds to generate the whole catalogue", _n(r["generated_seconds"], 1),
-         f"usable after {_n(r['usable_seconds'], 1)} s; {_n(r['generated_cpu_seconds'], 1)} CPU s", "< 30 s",
-         _verdict(r["generated_seconds"] < 30)),
-        (name, "250-product page, include=variants,images,custom_fields (ms)", _n(page["median"], 0),
-         f"best {_n(page['best'])}, worst {_n(page['worst'])}; at 1,000 products {_n(r['page_ms_at_1000'])}",
-         "< 100 ms", _verdict(page["median"] < 100)),
+        (
+            name,
+            f"setup: sandbox store of {r['products']:,} products (seed 1), pages over HTTP on loopback",
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            name,
+            "seconds to generate the whole catalogue",
+            _n(r["generated_seconds"], 1),
+            f"usable after {_n(r['usable_seconds'], 1)} s; {_n(r['generated_cpu_seconds'], 1)} CPU s",
+            "< 30 s",
+            _verdict(r["generated_seconds"] < 30),
+        ),
+        (
+            name,
+            "250-product page, include=variants,images,custom_fields (ms)",
+            _n(page["median"], 0),
+            f"best {_n(page['best'])}, worst {_n(page['worst'])}; "
+            f"at 1,000 products {_n(r['page_ms_at_1000'])}",
+            "< 100 ms",
+            _verdict(page["median"] < 100),
+        ),
     ]
 
 
-BUILDERS = {"catalogue": catalogue_rows, "ingest": ingest_rows, "storm": storm_rows, "resync": resync_rows,
-            "latency": latency_rows}
+BUILDERS = {
+    "catalogue": catalogue_rows,
+    "ingest": ingest_rows,
+    "storm": storm_rows,
+    "resync": resync_rows,
+    "latency": latency_rows,
+}
 
 
 def rows_for(results: dict[str, Any]) -> list[Row]:
@@ -178,24 +340,37 @@ def rows_for(results: dict[str, Any]) -> list[Row]:
         else:
             rows += build(r)
         if r.get("postgres_restarted"):
-            rows.append((name, "caution: PostgreSQL was restarted by something else on the machine during "
-                               "this benchmark", "", "", "", ""))
+            rows.append(
+                (
+                    name,
+                    "caution: PostgreSQL was restarted by something else on the machine during "
+                    "this benchmark",
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
     return rows
 
 
 def render(results: dict[str, Any], machine: dict[str, Any]) -> str:
     rows = rows_for(results)
     quick = any(r.get("quick") for r in results.values() if isinstance(r, dict))
-    title = (f"bigcommerce-ometria-sync benchmarks{' (QUICK smoke run: small sizes)' if quick else ''} — "
-             f"{machine['cpus']} CPUs, Python {machine['python']}, {machine['at']}")
+    title = (
+        f"bigcommerce-ometria-sync benchmarks{' (QUICK smoke run: small sizes)' if quick else ''} — "
+        f"{machine['cpus']} CPUs, Python {machine['python']}, {machine['at']}"
+    )
     widths = [min(MAX_WIDTHS[i], max(len(row[i]) for row in [HEADER, *rows])) for i in range(6)]
     lines = [title, ""]
 
     def fmt(row: Row) -> list[str]:
         cells = [_wrap(cell, widths[i]) for i, cell in enumerate(row)]
         height = max(len(c) for c in cells)
-        return ["  ".join((c[k] if k < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
-                for k in range(height)]
+        return [
+            "  ".join((c[k] if k < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+            for k in range(height)
+        ]
 
     lines += fmt(HEADER)
     lines.append("-" * (sum(widths) + 10))
@@ -207,8 +382,10 @@ def render(results: dict[str, Any], machine: dict[str, Any]) -> str:
         lines += fmt(row)
     misses = [f"{row[0]}: {row[1]} = {row[2]} (target {row[4]})" for row in rows if row[5].startswith("MISS")]
     lines.append("")
-    lines.append("Closing note: " + ("every figure meets its target." if not misses else
-                                     f"{len(misses)} figure(s) miss their target:"))
+    lines.append(
+        "Closing note: "
+        + ("every figure meets its target." if not misses else f"{len(misses)} figure(s) miss their target:")
+    )
     lines += [f"  - {m}" for m in misses]
     return "\n".join(lines)
 

@@ -82,7 +82,9 @@ def mapping_throughput(store: Store, chunk: int = 1000) -> dict[str, Any]:
     tree = store.category_tree()
     site = store.site_url.rstrip("/")
     ctx = MappingContext(
-        currency=store.currency, site_url=site, store_id=default_store_id(site),
+        currency=store.currency,
+        site_url=site,
+        store_id=default_store_id(site),
         category_names={int(c["category_id"]): c["name"] for c in tree},
         brand_names={int(b["id"]): b["name"] for b in store.brands()},
     )
@@ -91,8 +93,14 @@ def mapping_throughput(store: Store, chunk: int = 1000) -> dict[str, Any]:
     records = 0
     for start in range(0, len(ids), chunk):
         # as the API serves them: rendered with variants, images and custom fields, through JSON
-        page = json.loads(json.dumps([store.get_product(pid, ("variants", "images", "custom_fields"))
-                                      for pid in ids[start:start + chunk]]))
+        page = json.loads(
+            json.dumps(
+                [
+                    store.get_product(pid, ("variants", "images", "custom_fields"))
+                    for pid in ids[start : start + chunk]
+                ]
+            )
+        )
         c0, w0 = time.thread_time(), time.perf_counter()
         for product in page:
             for record in map_product(product, ctx):
@@ -131,22 +139,40 @@ def run(quick: bool = False) -> dict[str, Any]:
                 if restarts >= 2 or not _database_went_away(exc):
                     raise
                 restarts += 1
-                say(f"resync: the database went away mid-run ({str(exc).splitlines()[-1][:100]}); "
-                    "starting over with a fresh database and an empty Ometria")
+                say(
+                    f"resync: the database went away mid-run ({str(exc).splitlines()[-1][:100]}); "
+                    "starting over with a fresh database and an empty Ometria"
+                )
                 client.reset_ometria()
     finally:
         sb.stop()
-    return {"products": n, "backend": backend_label, "plan": "unlimited", "push_rate": PUSH_RATE,
-            "runs": runs, "mapping": mapping, "restarts": restarts, "quick": quick}
+    return {
+        "products": n,
+        "backend": backend_label,
+        "plan": "unlimited",
+        "push_rate": PUSH_RATE,
+        "runs": runs,
+        "mapping": mapping,
+        "restarts": restarts,
+        "quick": quick,
+    }
 
 
-def resync_twice(client: SandboxClient, bc_url: str, ometria_url: str, n: int,
-                 var: Path) -> tuple[dict[str, dict[str, Any]], str]:
+def resync_twice(
+    client: SandboxClient, bc_url: str, ometria_url: str, n: int, var: Path
+) -> tuple[dict[str, dict[str, Any]], str]:
     """`bcsync resync all` into an empty Ometria, then again over the unchanged catalogue."""
     runs: dict[str, dict[str, Any]] = {}
     with backend(var) as be:
-        env = service_env(bc_url=bc_url, ometria_url=ometria_url, db_url=be.db_url, broker_url=be.broker_url,
-                          var_dir=var, queue=f"bench-resync-{os.getpid()}", OMETRIA_PUSH_RATE=str(PUSH_RATE))
+        env = service_env(
+            bc_url=bc_url,
+            ometria_url=ometria_url,
+            db_url=be.db_url,
+            broker_url=be.broker_url,
+            var_dir=var,
+            queue=f"bench-resync-{os.getpid()}",
+            OMETRIA_PUSH_RATE=str(PUSH_RATE),
+        )
         for label in ("changed", "unchanged"):
             client.reset_counters()
             om_before = client.ometria_stats()
@@ -169,16 +195,22 @@ def resync_twice(client: SandboxClient, bc_url: str, ometria_url: str, n: int,
                 "products_per_second": round(n / proc["seconds"], 1) if proc["seconds"] else 0.0,
             }
             r = runs[label]
-            say(f"resync: {label}: {r['seconds']} s, {r['bc_calls']} BigCommerce calls, "
+            say(
+                f"resync: {label}: {r['seconds']} s, {r['bc_calls']} BigCommerce calls, "
                 f"{r['ometria_requests']} Ometria requests, {r['records_pushed']} records, "
-                f"peak RSS {r['peak_rss_mb']} MB")
+                f"peak RSS {r['peak_rss_mb']} MB"
+            )
         return runs, be.label
 
 
 def _database_went_away(exc: Exception) -> bool:
     text = str(exc)
-    signs = ("administrator command", "connection failed", "server closed the connection",
-             "the database system is")
+    signs = (
+        "administrator command",
+        "connection failed",
+        "server closed the connection",
+        "the database system is",
+    )
     return any(sign in text for sign in signs)
 
 

@@ -53,33 +53,57 @@ class Service:
         """Raise (with the log's tail) if web, worker or beat has exited: the figures would mean nothing."""
         for name, proc in self.stack.procs.items():
             if proc.poll() is not None:
-                raise RuntimeError(f"the {name} process exited ({proc.returncode}) during the benchmark; "
-                                   f"its log ends:\n{self.stack.logs(name)[-2500:]}")
+                raise RuntimeError(
+                    f"the {name} process exited ({proc.returncode}) during the benchmark; "
+                    f"its log ends:\n{self.stack.logs(name)[-2500:]}"
+                )
 
     def drift(self) -> list[str]:
         return drift(expected_records(self.client.snapshot()), self.client.records())
 
 
 @contextmanager
-def running_service(var_dir: Path, *, products: int, seed: int = 7, plan: str = "standard",
-                    window_seconds: float = 30.0, push_rate: float = 8.0, env: dict[str, str] | None = None,
-                    web_workers: int = 2, worker_concurrency: int = 2,
-                    beat: bool = True) -> Iterator[Service]:
+def running_service(
+    var_dir: Path,
+    *,
+    products: int,
+    seed: int = 7,
+    plan: str = "standard",
+    window_seconds: float = 30.0,
+    push_rate: float = 8.0,
+    env: dict[str, str] | None = None,
+    web_workers: int = 2,
+    worker_concurrency: int = 2,
+    beat: bool = True,
+) -> Iterator[Service]:
     with ExitStack() as stack_ctx:
         say(f"generating a sandbox store of {products:,} products (plan {plan}, {window_seconds:g} s window)")
-        sb = start_sandbox(products=products, seed=seed, plan=plan, window_seconds=window_seconds,
-                           push_rate=push_rate)
+        sb = start_sandbox(
+            products=products, seed=seed, plan=plan, window_seconds=window_seconds, push_rate=push_rate
+        )
         stack_ctx.callback(sb.stop)
         be = stack_ctx.enter_context(backend(var_dir))
-        service_vars = {"SYNC_DEBOUNCE_SECONDS": "2", "SYNC_LEASE_SECONDS": "120", "OMETRIA_PUSH_RATE": "4",
-                        **(env or {})}
-        full_env = service_env(bc_url=sb.bc_url, ometria_url=sb.ometria_url, db_url=be.db_url,
-                               broker_url=be.broker_url, var_dir=var_dir,
-                               queue=f"bench-{uuid.uuid4().hex[:8]}", **service_vars)
+        service_vars = {
+            "SYNC_DEBOUNCE_SECONDS": "2",
+            "SYNC_LEASE_SECONDS": "120",
+            "OMETRIA_PUSH_RATE": "4",
+            **(env or {}),
+        }
+        full_env = service_env(
+            bc_url=sb.bc_url,
+            ometria_url=sb.ometria_url,
+            db_url=be.db_url,
+            broker_url=be.broker_url,
+            var_dir=var_dir,
+            queue=f"bench-{uuid.uuid4().hex[:8]}",
+            **service_vars,
+        )
         stack = Stack(env=full_env, var_dir=var_dir)
         stack_ctx.callback(stack.stop)
-        say(f"starting web (gunicorn, {web_workers} workers x 4 threads), worker (celery, concurrency "
-            f"{worker_concurrency}){' and beat' if beat else ''} on {be.label}")
+        say(
+            f"starting web (gunicorn, {web_workers} workers x 4 threads), worker (celery, concurrency "
+            f"{worker_concurrency}){' and beat' if beat else ''} on {be.label}"
+        )
         stack.start_web(workers=web_workers)
         stack.start_worker(concurrency=worker_concurrency)
         if beat:
@@ -87,8 +111,9 @@ def running_service(var_dir: Path, *, products: int, seed: int = 7, plan: str = 
         yield Service(sandbox=sb, stack=stack, backend=be, client=sb.client(), var_dir=var_dir)
 
 
-def wait_quiet(service: Service, timeout: float, started: float | None = None,
-               interval: float = 0.2) -> dict[str, Any]:
+def wait_quiet(
+    service: Service, timeout: float, started: float | None = None, interval: float = 0.2
+) -> dict[str, Any]:
     """Poll until every callback is delivered, nothing is dirty and Ometria equals the store.
     Returns {"quiet_at", "delivered_at", "drift"} (times from `started`, monotonic clock)."""
     started = time.monotonic() if started is None else started
@@ -111,8 +136,10 @@ def wait_quiet(service: Service, timeout: float, started: float | None = None,
                 return {"quiet_at": at, "delivered_at": delivered_at, "drift": []}
         if time.monotonic() - last_note > 10:
             last_note = time.monotonic()
-            say(f"  ... {time.monotonic() - started:.0f} s: callbacks queued {stats.get('queued')}, "
-                f"delivered {stats.get('delivered')}, dirty rows {service.dirty()}")
+            say(
+                f"  ... {time.monotonic() - started:.0f} s: callbacks queued {stats.get('queued')}, "
+                f"delivered {stats.get('delivered')}, dirty rows {service.dirty()}"
+            )
         time.sleep(interval)
     return {"quiet_at": None, "delivered_at": delivered_at, "drift": problems}
 
@@ -125,8 +152,10 @@ def initial_load(service: Service, timeout: float = 900) -> float:
         raise RuntimeError(f"bcsync resync all failed ({out.returncode}): {out.stderr[-2000:]}")
     quiet = wait_quiet(service, timeout=120)
     if quiet["quiet_at"] is None:
-        raise RuntimeError(f"after the first load Ometria differs from the store: {quiet['drift'][:5]}\n"
-                           f"{service.stack.logs('worker')[-3000:]}")
+        raise RuntimeError(
+            f"after the first load Ometria differs from the store: {quiet['drift'][:5]}\n"
+            f"{service.stack.logs('worker')[-3000:]}"
+        )
     return time.monotonic() - started
 
 
@@ -141,10 +170,17 @@ def catalogue_calls(counters: dict[str, Any]) -> dict[str, Any]:
         endpoint = key.split(" ", 1)[-1]
         if endpoint.startswith("/catalog/products"):
             product += n
-        elif endpoint.startswith(("/catalog/trees", "/catalog/categories", "/catalog/brands", "/channels",
-                                  "/store")) or endpoint.endswith("/store"):
+        elif endpoint.startswith(
+            ("/catalog/trees", "/catalog/categories", "/catalog/brands", "/channels", "/store")
+        ) or endpoint.endswith("/store"):
             lookups += n
         else:
             other += n
-    return {"product": product, "lookups": lookups, "other": other, "total": product + lookups + other,
-            "status_429": by_status.get("429", 0), "by_endpoint": counters.get("calls", {})}
+    return {
+        "product": product,
+        "lookups": lookups,
+        "other": other,
+        "total": product + lookups + other,
+        "status_429": by_status.get("429", 0),
+        "by_endpoint": counters.get("calls", {}),
+    }

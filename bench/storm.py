@@ -59,8 +59,10 @@ def storm_on(service: Service, cfg: StormConfig) -> dict[str, Any]:
     started = time.monotonic()
     fired = client.storm(callbacks=cfg.callbacks, products=cfg.products, seed=cfg.seed)
     fired_in = time.monotonic() - started
-    say(f"storm: {fired['callbacks']:,} callbacks fired in {fired_in:.1f} s ({fired['by_scope']}); "
-        "waiting for quiescence")
+    say(
+        f"storm: {fired['callbacks']:,} callbacks fired in {fired_in:.1f} s ({fired['by_scope']}); "
+        "waiting for quiescence"
+    )
     quiet = wait_quiet(service, timeout=cfg.timeout, started=started)
     counters = client.counters()
     om_after = client.ometria_stats()
@@ -69,8 +71,10 @@ def storm_on(service: Service, cfg: StormConfig) -> dict[str, Any]:
     limiter = client.ratelimit()
     calls = catalogue_calls(counters)
     changed = changed_records(before, after)
-    by_status = {k: v - deliveries_before.get("by_status", {}).get(k, 0)
-                 for k, v in deliveries.get("by_status", {}).items()}
+    by_status = {
+        k: v - deliveries_before.get("by_status", {}).get(k, 0)
+        for k, v in deliveries.get("by_status", {}).items()
+    }
     distinct = int(fired["products"])
     allowance = lookup_allowance(snapshot)
     minimum = math.ceil(distinct / 250)
@@ -113,9 +117,11 @@ def storm_on(service: Service, cfg: StormConfig) -> dict[str, Any]:
     # Standard store needs at least this many extra full windows.
     windows_needed = max(1, math.ceil(calls["total"] / STANDARD_QUOTA))
     out["quota_bound_seconds_standard"] = (windows_needed - 1) * STANDARD_WINDOW
-    say(f"storm: quiet after {out['quiescence_seconds']} s; BigCommerce {calls['product']} product calls + "
+    say(
+        f"storm: quiet after {out['quiescence_seconds']} s; BigCommerce {calls['product']} product calls + "
         f"{calls['lookups']} lookups ({calls['status_429']} x 429), Ometria {om_requests} requests, "
-        f"{out['records_pushed']} records pushed, {changed} changed")
+        f"{out['records_pushed']} records pushed, {changed} changed"
+    )
     return out
 
 
@@ -127,8 +133,12 @@ def run_storm(cfg: StormConfig, var: Path | None = None) -> dict[str, Any]:
     """Start everything, load the catalogue into Ometria, then storm (the function the smoke test runs).
     Logs and files go to `var` (default: a new directory under var/bench/)."""
     var = var or work_dir("storm")
-    with running_service(var, products=cfg.store_products, window_seconds=cfg.window_seconds,
-                         env={"SYNC_DEBOUNCE_SECONDS": f"{cfg.debounce_seconds:g}"}) as service:
+    with running_service(
+        var,
+        products=cfg.store_products,
+        window_seconds=cfg.window_seconds,
+        env={"SYNC_DEBOUNCE_SECONDS": f"{cfg.debounce_seconds:g}"},
+    ) as service:
         say(f"storm: first load of {cfg.store_products:,} products into Ometria (bcsync resync all)")
         load_seconds = initial_load(service)
         service.sandbox.register_hooks(service.stack.hook_url)

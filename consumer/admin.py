@@ -57,7 +57,7 @@ NOTICES = {
     "nothing": "Nothing to do: that entry is no longer open.",
     "resync": "Marked {n} {what} dirty; a flush is on its way.",
     "resync-all": "Full resync enqueued{dry}; the worker runs it "
-                  "(a dry run's report goes to the worker log).",
+    "(a dry run's report goes to the worker log).",
     "loggedout": "Logged out.",
 }
 ERRORS = {
@@ -219,7 +219,8 @@ def _harden(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
     if not response.direct_passthrough:
         body = response.get_data(as_text=True)
         found = [s for s in _settings().secrets if s and s in body]
@@ -254,7 +255,7 @@ def _pick_store(value: Any) -> str:
     stores = _settings().stores
     if value in (None, ""):
         if len(stores) != 1:
-            raise BadRequest(f"several stores are configured: give \"store\" (one of {sorted(stores)})")
+            raise BadRequest(f'several stores are configured: give "store" (one of {sorted(stores)})')
         return next(iter(stores))
     if not isinstance(value, str) or value not in stores:
         raise BadRequest("unknown store")
@@ -297,8 +298,11 @@ def _database_down(exc: SQLAlchemyError) -> Response:
     log.error("admin: database error %s", type(exc).__name__)
     if _api():
         return _json_error(503, "database unavailable")
-    return Response(render_template("admin_error.html", message="The database is unavailable."), status=503,
-                    mimetype="text/html")
+    return Response(
+        render_template("admin_error.html", message="The database is unavailable."),
+        status=503,
+        mimetype="text/html",
+    )
 
 
 def _body() -> dict[str, Any]:
@@ -319,8 +323,9 @@ def api_failed() -> Response:
     if status not in (*failures.STATUSES, "all"):
         raise BadRequest(f"status must be one of {', '.join((*failures.STATUSES, 'all'))}")
     since = _since(request.args.get("since"))
-    entries = failures.list_failed(_db(), status=None if status == "all" else status, since=since,
-                                   limit=10_000)
+    entries = failures.list_failed(
+        _db(), status=None if status == "all" else status, since=since, limit=10_000
+    )
     return jsonify(failed=[failures.to_dict(e) for e in entries])
 
 
@@ -424,8 +429,11 @@ def _notice() -> str:
     count = int(args["n"]) if args.get("n", "").isdigit() else 0
     what = args.get("what") if args.get("what") in ("products", "categories") else "products"
     return NOTICES.get(args.get("notice", ""), "").format(
-        n=count, ies="y" if count == 1 else "ies", what=what,
-        dry=" (dry run)" if args.get("dry") == "1" else "")
+        n=count,
+        ies="y" if count == 1 else "ies",
+        what=what,
+        dry=" (dry run)" if args.get("dry") == "1" else "",
+    )
 
 
 @admin_bp.route("/login", methods=["GET", "POST"])
@@ -440,8 +448,15 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("admin_login.html", error="That token is not right."), 401
     response = redirect(url_for("admin.page"), code=303)
     value = _serializer(token).dumps({"csrf": secrets.token_urlsafe(32)})
-    response.set_cookie(COOKIE, value, max_age=SESSION_SECONDS, path="/admin", httponly=True,
-                        samesite="Strict", secure=_is_https())
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=SESSION_SECONDS,
+        path="/admin",
+        httponly=True,
+        samesite="Strict",
+        secure=_is_https(),
+    )
     return response
 
 

@@ -62,6 +62,9 @@ def _broker_ready(settings: Settings) -> None:
         return
     from kombu import Connection
 
-    with Connection(settings.broker_url, connect_timeout=BROKER_TIMEOUT,
-                    transport_options={"max_retries": 1, "socket_timeout": BROKER_TIMEOUT}) as conn:
+    with Connection(
+        settings.broker_url,
+        connect_timeout=BROKER_TIMEOUT,
+        transport_options={"max_retries": 1, "socket_timeout": BROKER_TIMEOUT},
+    ) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=BROKER_TIMEOUT)

@@ -33,8 +33,9 @@ from workers.storage import dirty_counts, session_scope
 
 log = logging.getLogger(__name__)
 
-WEBHOOKS = Counter("bcsync_webhooks", "Webhook callbacks received, by scope and outcome",
-                   ["scope", "outcome"])
+WEBHOOKS = Counter(
+    "bcsync_webhooks", "Webhook callbacks received, by scope and outcome", ["scope", "outcome"]
+)
 ACK_SECONDS = Histogram(
     "bcsync_webhook_ack_seconds",
     "Seconds to answer a webhook callback",

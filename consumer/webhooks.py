@@ -48,8 +48,13 @@ def receive() -> Response:
         return Response(b"", status=200)
     except Refusal as refusal:
         outcome = refusal.outcome
-        log.info("webhook refused: %s %s (%s) from %s", refusal.status, refusal.outcome,
-                 refusal.__cause__ or refusal.message, request.remote_addr)
+        log.info(
+            "webhook refused: %s %s (%s) from %s",
+            refusal.status,
+            refusal.outcome,
+            refusal.__cause__ or refusal.message,
+            request.remote_addr,
+        )
         return error_response(refusal.status, refusal.message)
     finally:
         observe_webhook(scope_label, outcome, time.perf_counter() - started)

@@ -83,9 +83,17 @@ class _Job:
 class HookDispatcher:
     """Delivers a store's callbacks to its hooks on `workers` threads, however many are fired."""
 
-    def __init__(self, store_hash: str, client_secret: str, get_hooks: Callable[[], list[dict]],
-                 deactivate: Callable[[int], None], time_scale: float = 1.0, timeout: float = 10.0,
-                 sign: bool = True, workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(
+        self,
+        store_hash: str,
+        client_secret: str,
+        get_hooks: Callable[[], list[dict]],
+        deactivate: Callable[[int], None],
+        time_scale: float = 1.0,
+        timeout: float = 10.0,
+        sign: bool = True,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
         self.store_hash = store_hash
         self.store_id = store_id_for(store_hash)
         self._webhook = Webhook(base64.b64encode(client_secret.encode()).decode()) if sign else None
@@ -104,8 +112,16 @@ class HookDispatcher:
         self._successes: dict[str, int] = {}  # per host: successes among those
         self._blocked_until: dict[str, float] = {}
         self._stats: dict[str, Any] = {
-            "fired": 0, "enqueued": 0, "attempts": 0, "delivered": 0, "failed_attempts": 0,
-            "retries_scheduled": 0, "deactivated": 0, "dropped": 0, "deferred": 0, "blocklisted": 0,
+            "fired": 0,
+            "enqueued": 0,
+            "attempts": 0,
+            "delivered": 0,
+            "failed_attempts": 0,
+            "retries_scheduled": 0,
+            "deactivated": 0,
+            "dropped": 0,
+            "deferred": 0,
+            "blocklisted": 0,
             "by_status": {},
         }
         self._local = threading.local()
@@ -132,16 +148,25 @@ class HookDispatcher:
 
     def fire(self, scope: str, data: dict) -> None:
         body = json.dumps(self.envelope(scope, data), separators=(",", ":")).encode()
-        hooks = [hook for hook in self._get_hooks()
-                 if hook.get("is_active") and scope_matches(str(hook.get("scope")), scope)]
+        hooks = [
+            hook
+            for hook in self._get_hooks()
+            if hook.get("is_active") and scope_matches(str(hook.get("scope")), scope)
+        ]
         now = time.monotonic()
         with self._cond:
             self._stats["fired"] += 1
             if self._stopped:
                 return
             for hook in hooks:
-                job = _Job(due=now, seq=next(self._seq), hook_id=int(hook["id"]), body=body,
-                           message_id=str(uuid.uuid4()), hook=dict(hook))
+                job = _Job(
+                    due=now,
+                    seq=next(self._seq),
+                    hook_id=int(hook["id"]),
+                    body=body,
+                    message_id=str(uuid.uuid4()),
+                    hook=dict(hook),
+                )
                 heapq.heappush(self._heap, job)
                 self._stats["enqueued"] += 1
                 self._cond.notify()
@@ -159,8 +184,9 @@ class HookDispatcher:
     def stats(self) -> dict:
         now = time.monotonic()
         with self._cond:
-            out = {key: (dict(value) if isinstance(value, dict) else value)
-                   for key, value in self._stats.items()}
+            out = {
+                key: (dict(value) if isinstance(value, dict) else value) for key, value in self._stats.items()
+            }
             out["retries_pending"] = sum(1 for job in self._heap if job.attempt > 0)
             out["queued"] = len(self._heap)
             out["in_flight"] = self._in_flight
@@ -191,7 +217,8 @@ class HookDispatcher:
         key = (parts.scheme, parts.hostname, parts.port)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connections: dict[tuple, http.client.HTTPConnection] = self._local.__dict__.setdefault(
-            "connections", {})
+            "connections", {}
+        )
         for _ in range(2):
             conn = connections.pop(key, None)
             reused = conn is not None
@@ -314,8 +341,11 @@ class HookDispatcher:
             window = BLOCKLIST_WINDOW * self.time_scale
             while results and results[0][0] < now - window:
                 successes -= results.popleft()[1]
-            if len(results) >= BLOCKLIST_MIN_REQUESTS and self._blocked_until.get(host, 0.0) <= now \
-                    and successes < BLOCKLIST_MIN_SUCCESS * len(results):
+            if (
+                len(results) >= BLOCKLIST_MIN_REQUESTS
+                and self._blocked_until.get(host, 0.0) <= now
+                and successes < BLOCKLIST_MIN_SUCCESS * len(results)
+            ):
                 self._blocked_until[host] = now + BLOCKLIST_SECONDS * self.time_scale
                 stats["blocklisted"] += 1
                 results.clear()

@@ -212,8 +212,9 @@ class Faults:
             return self._config["timeout_seconds"]
 
     def _public(self) -> dict:
-        return {key: (list(value) if isinstance(value, list) else value)
-                for key, value in self._config.items()}
+        return {
+            key: (list(value) if isinstance(value, list) else value) for key, value in self._config.items()
+        }
 
 
 def _status_response(status: int) -> Response:
@@ -309,6 +310,4 @@ def install(app: Flask, faults: Faults, counters: Counters, endpoint_name: Calla
     app.add_url_rule("/_sandbox/faults", "sandbox_faults_configure", configure_faults, methods=["POST"])
     app.add_url_rule("/_sandbox/faults", "sandbox_faults_reset", reset_faults, methods=["DELETE"])
     app.add_url_rule("/_sandbox/counters", "sandbox_counters_read", read_counters, methods=["GET"])
-    app.add_url_rule(
-        "/_sandbox/counters/reset", "sandbox_counters_reset", reset_counters, methods=["POST"]
-    )
+    app.add_url_rule("/_sandbox/counters/reset", "sandbox_counters_reset", reset_counters, methods=["POST"])

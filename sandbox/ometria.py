@@ -59,7 +59,13 @@ DEFAULT_QUEUE_DRAIN_RATE = 1000.0
 INVALID = "not a valid value"
 
 _STRING_OR_NULL = (
-    "sku", "title", "currency", "url", "image_url", "special_price_dt_from", "special_price_dt_to",
+    "sku",
+    "title",
+    "currency",
+    "url",
+    "image_url",
+    "special_price_dt_from",
+    "special_price_dt_to",
 )
 _NUMBER_OR_NULL = ("price", "special_price")
 _BOOLEAN = ("is_active", "is_variant", "is_in_stock")
@@ -150,8 +156,13 @@ def _listing_errors(i: int, listing: Any) -> list[tuple[str, str]]:
 class OmetriaAccount:
     """One Ometria account's state: stored records, error log, rate window, queue, statistics."""
 
-    def __init__(self, api_key: str, push_rate: float = 8.0, queue_limit: int | None = None,
-                 queue_drain_rate: float = DEFAULT_QUEUE_DRAIN_RATE) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        push_rate: float = 8.0,
+        queue_limit: int | None = None,
+        queue_drain_rate: float = DEFAULT_QUEUE_DRAIN_RATE,
+    ) -> None:
         self.lock = threading.RLock()
         self.api_key = api_key
         self.push_rate = float(push_rate)
@@ -167,8 +178,10 @@ class OmetriaAccount:
         self._queue_at = time.monotonic()
 
     def __repr__(self) -> str:
-        return (f"OmetriaAccount(records={len(self.records)}, push_rate={self.push_rate}, "
-                f"queue_limit={self.queue_limit})")
+        return (
+            f"OmetriaAccount(records={len(self.records)}, push_rate={self.push_rate}, "
+            f"queue_limit={self.queue_limit})"
+        )
 
     # -- configuration -----------------------------------------------------------------------------
     def configure(self, **config: Any) -> dict:
@@ -202,8 +215,12 @@ class OmetriaAccount:
 
     def public_config(self) -> dict:
         with self.lock:
-            return {"push_rate": self.push_rate, "queue_limit": self.queue_limit,
-                    "queue_drain_rate": self.queue_drain_rate, "api_key_set": bool(self.api_key)}
+            return {
+                "push_rate": self.push_rate,
+                "queue_limit": self.queue_limit,
+                "queue_drain_rate": self.queue_drain_rate,
+                "api_key_set": bool(self.api_key),
+            }
 
     def reset(self) -> None:
         with self.lock:
@@ -258,13 +275,15 @@ class OmetriaAccount:
     # -- records -----------------------------------------------------------------------------------
     def log_error(self, request_id: str, record_id: Any, path: str, message: str) -> None:
         with self.lock:
-            self.errors.appendleft({
-                "error_message": message,
-                "error_path": path,
-                "request_id": request_id,
-                "record_id": record_id if isinstance(record_id, str | int) else None,
-                "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            })
+            self.errors.appendleft(
+                {
+                    "error_message": message,
+                    "error_path": path,
+                    "request_id": request_id,
+                    "record_id": record_id if isinstance(record_id, str | int) else None,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                }
+            )
 
     def apply(self, record: dict[str, Any]) -> None:
         """Store one valid record with Ometria's merge semantics."""
@@ -360,11 +379,15 @@ def create_ometria_app(account: OmetriaAccount, faults: Faults, counters: Counte
             return bad(400, "Payload invalid: no records")
         if len(body) > MAX_RECORDS_PER_PUSH:
             return bad(400, f"Payload invalid: at most {MAX_RECORDS_PER_PUSH} records per request")
-        types = {item["@type"] for item in body
-                 if isinstance(item, dict) and isinstance(item.get("@type"), str)}
+        types = {
+            item["@type"] for item in body if isinstance(item, dict) and isinstance(item.get("@type"), str)
+        }
         if len(types) > 1:
-            return bad(400, "Payload invalid: all records of a request must have the same @type "
-                            f"(got {', '.join(sorted(types))})")
+            return bad(
+                400,
+                "Payload invalid: all records of a request must have the same @type "
+                f"(got {', '.join(sorted(types))})",
+            )
         for item in body:
             size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
             if size > RECORD_MAX_BYTES:
@@ -374,9 +397,14 @@ def create_ometria_app(account: OmetriaAccount, faults: Faults, counters: Counte
         accepted: list[dict] = []
         rejected = 0
         for item in body:
-            usable = (isinstance(item, dict) and isinstance(item.get("@type"), str) and item["@type"]
-                      and isinstance(item.get("id"), str | int) and not isinstance(item.get("id"), bool)
-                      and item.get("id") != "")
+            usable = (
+                isinstance(item, dict)
+                and isinstance(item.get("@type"), str)
+                and item["@type"]
+                and isinstance(item.get("id"), str | int)
+                and not isinstance(item.get("id"), bool)
+                and item.get("id") != ""
+            )
             if usable:
                 accepted.append(item)
             else:
@@ -400,8 +428,9 @@ def create_ometria_app(account: OmetriaAccount, faults: Faults, counters: Counte
         account.count("records_received", len(body))
         account.count("accepted", len(accepted))
         account.count("rejected", rejected)
-        response = jsonify({"status": "OK", "request_id": request_id,
-                            "accepted": len(accepted), "rejected": rejected})
+        response = jsonify(
+            {"status": "OK", "request_id": request_id, "accepted": len(accepted), "rejected": rejected}
+        )
         for key, value in account.queue_headers(time.monotonic()).items():
             response.headers[key] = value
         return response
@@ -432,7 +461,7 @@ def create_ometria_app(account: OmetriaAccount, faults: Faults, counters: Counte
         except ValueError:
             return _error(400, "includeVariants and active must be true or false")
         items = account.products(bool(include_variants), active)
-        return jsonify(items[offset:offset + limit])
+        return jsonify(items[offset : offset + limit])
 
     @app.get("/v2/products/<path:product_id>")
     def get_product(product_id: str) -> Response:

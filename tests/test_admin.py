@@ -21,8 +21,13 @@ from workers.settings import Settings, StoreConfig
 from workers.storage import CATEGORY, PRODUCT, Dirty, FailedTask, StoreState, record_failure, session_scope
 
 ADMIN_TOKEN = "admin-token-9f2c61d4e8b7a5"
-STORE = StoreConfig(store_hash="shop1", access_token="bc-token-3b9e77", client_secret="client-secret-51aa",
-                    webhook_secret="hook-secret-70cd", ometria_api_key="ometria-key-c0ffee")
+STORE = StoreConfig(
+    store_hash="shop1",
+    access_token="bc-token-3b9e77",
+    client_secret="client-secret-51aa",
+    webhook_secret="hook-secret-70cd",
+    ometria_api_key="ometria-key-c0ffee",
+)
 SECRETS = (ADMIN_TOKEN, STORE.access_token, STORE.client_secret, STORE.webhook_secret, STORE.ometria_api_key)
 
 
@@ -40,8 +45,16 @@ class Admin:
 
     def seed_failure(self, ids: list[int], store: str = "shop1", error: str = "Ometria refused it") -> int:
         with session_scope(self.db) as s:
-            return record_failure(s, store_hash=store, task="flush", entity=PRODUCT, entity_ids=ids,
-                                  kind="permanent", error=error, traceback="Traceback: boom").id
+            return record_failure(
+                s,
+                store_hash=store,
+                task="flush",
+                entity=PRODUCT,
+                entity_ids=ids,
+                kind="permanent",
+                error=error,
+                traceback="Traceback: boom",
+            ).id
 
     def dirty(self) -> dict[tuple[str, int], str]:
         with session_scope(self.db) as s:
@@ -53,9 +66,14 @@ class Admin:
 
 
 def make_app(tmp_path: Path, admin_token: str = ADMIN_TOKEN, woken: list[str] | None = None) -> Flask:
-    settings = Settings(stores={STORE.store_hash: STORE}, database_url=f"sqlite:///{tmp_path / 'bcsync.db'}",
-                        broker_url="memory://", admin_token=admin_token, debounce_seconds=0.0,
-                        var_dir=tmp_path)
+    settings = Settings(
+        stores={STORE.store_hash: STORE},
+        database_url=f"sqlite:///{tmp_path / 'bcsync.db'}",
+        broker_url="memory://",
+        admin_token=admin_token,
+        debounce_seconds=0.0,
+        var_dir=tmp_path,
+    )
     sink = woken if woken is not None else []
     app = create_app(settings, publish=sink.append)
     if "admin" not in app.blueprints:  # until consumer.create_app registers it itself
@@ -68,10 +86,12 @@ def make_app(tmp_path: Path, admin_token: str = ADMIN_TOKEN, woken: list[str] | 
 def admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
     woken: list[str] = []
     app = make_app(tmp_path, woken=woken)
-    result = Admin(app=app, client=app.test_client(), db=app.extensions["bcsync"].settings.database_url,
-                   woken=woken)
-    monkeypatch.setattr("consumer.admin._enqueue_resync_all",
-                        lambda store, dry_run: result.enqueued.append((store, dry_run)))
+    result = Admin(
+        app=app, client=app.test_client(), db=app.extensions["bcsync"].settings.database_url, woken=woken
+    )
+    monkeypatch.setattr(
+        "consumer.admin._enqueue_resync_all", lambda store, dry_run: result.enqueued.append((store, dry_run))
+    )
     yield result
 
 
@@ -104,15 +124,24 @@ def login(admin: Admin) -> str:
 # --- auth ----------------------------------------------------------------------------------------
 
 API_GETS = ["/admin/api/status", "/admin/api/failed", "/admin/api/failed/1"]
-API_POSTS = ["/admin/api/failed/1/replay", "/admin/api/failed/replay-all", "/admin/api/failed/1/discard",
-             "/admin/api/resync"]
+API_POSTS = [
+    "/admin/api/failed/1/replay",
+    "/admin/api/failed/replay-all",
+    "/admin/api/failed/1/discard",
+    "/admin/api/resync",
+]
 
 
 @pytest.mark.parametrize("path", API_GETS + API_POSTS)
 def test_api_without_or_with_a_wrong_token_is_401(admin: Admin, path: str) -> None:
     call = admin.client.get if path in API_GETS else admin.client.post
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {ADMIN_TOKEN}"},
-                    {"Authorization": f"Bearer {ADMIN_TOKEN}x"}, {"Authorization": "Bearer "}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": f"Basic {ADMIN_TOKEN}"},
+        {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
+        {"Authorization": "Bearer "},
+    ):
         resp = call(path, headers=headers)
         assert resp.status_code == 401, (path, headers)
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
@@ -182,8 +211,14 @@ def test_status_reports_dirty_failed_pause_and_ledger(admin: Admin) -> None:
         storage.mark_dirty(s, "shop1", PRODUCT, [1, 2, 3], now=now - 30)
         storage.mark_dirty(s, "shop1", CATEGORY, [7], now=now - 5)
         storage.record_pushed(s, "shop1", [("1", 1, "fp", True), ("2", 2, "fp", False)])
-        s.add(StoreState(store_hash="shop1", paused_until=now + 100, pause_reason="HTTP 401: check the token",
-                         last_sweep_at=now - 60))
+        s.add(
+            StoreState(
+                store_hash="shop1",
+                paused_until=now + 100,
+                pause_reason="HTTP 401: check the token",
+                last_sweep_at=now - 60,
+            )
+        )
     admin.seed_failure([9])
     data = admin.client.get("/admin/api/status", headers=admin.auth).get_json()
     (store,) = data["stores"]
@@ -209,8 +244,9 @@ def test_failed_list_show_and_filters(admin: Admin) -> None:
     assert admin.client.get("/admin/api/failed?status=bogus", headers=admin.auth).status_code == 400
     assert admin.client.get("/admin/api/failed?since=yesterday-ish", headers=admin.auth).status_code == 400
     assert admin.client.get("/admin/api/failed?since=1h", headers=admin.auth).get_json()["failed"]
-    assert not admin.client.get("/admin/api/failed?since=2999-01-01T00:00:00Z",
-                                headers=admin.auth).get_json()["failed"]
+    assert not admin.client.get(
+        "/admin/api/failed?since=2999-01-01T00:00:00Z", headers=admin.auth
+    ).get_json()["failed"]
 
 
 def test_replay_marks_dirty_wakes_and_is_harmless_twice(admin: Admin) -> None:
@@ -255,12 +291,24 @@ def test_resync_all_enqueues_202(admin: Admin) -> None:
     assert admin.dirty() == {}
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"products": []}, {"products": [0]}, {"products": ["5"]}, {"products": [True]}, {"products": [5.0]},
-    {"products": [2**63]}, {"products": [1], "categories": [2]}, {"all": "yes"},
-    {"all": True, "dry_run": "no"},
-    {"products": [1], "store": "elsewhere"}, [1, 2], "text",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"products": []},
+        {"products": [0]},
+        {"products": ["5"]},
+        {"products": [True]},
+        {"products": [5.0]},
+        {"products": [2**63]},
+        {"products": [1], "categories": [2]},
+        {"all": "yes"},
+        {"all": True, "dry_run": "no"},
+        {"products": [1], "store": "elsewhere"},
+        [1, 2],
+        "text",
+    ],
+)
 def test_resync_refuses_bad_bodies_with_400(admin: Admin, body: object) -> None:
     resp = admin.client.post("/admin/api/resync", json=body, headers=admin.auth)
     assert resp.status_code == 400, body
@@ -296,8 +344,9 @@ def test_page_actions_refuse_without_or_with_a_wrong_csrf_token(admin: Admin, ac
 def test_page_actions_refuse_a_foreign_origin_even_with_the_token(admin: Admin) -> None:
     entry = admin.seed_failure([5])
     csrf = login(admin)
-    resp = admin.client.post(f"/admin/failed/{entry}/replay", data={"csrf": csrf},
-                             headers={"Origin": "https://evil.example"})
+    resp = admin.client.post(
+        f"/admin/failed/{entry}/replay", data={"csrf": csrf}, headers={"Origin": "https://evil.example"}
+    )
     assert resp.status_code == 403
     assert admin.status_of(entry) == "failed"
 
@@ -312,8 +361,9 @@ def test_page_actions_without_a_session_are_401(admin: Admin) -> None:
 def test_page_replay_discard_and_resync_with_csrf(admin: Admin) -> None:
     a, b = admin.seed_failure([11]), admin.seed_failure([12])
     csrf = login(admin)
-    resp = admin.client.post(f"/admin/failed/{a}/replay", data={"csrf": csrf},
-                             headers={"Origin": "http://localhost"})
+    resp = admin.client.post(
+        f"/admin/failed/{a}/replay", data={"csrf": csrf}, headers={"Origin": "http://localhost"}
+    )
     assert resp.status_code == 303 and "notice=replayed" in resp.headers["Location"]
     assert admin.status_of(a) == "replayed" and (PRODUCT, 11) in admin.dirty()
     page = admin.client.get(resp.headers["Location"]).get_data(as_text=True)

@@ -22,11 +22,23 @@ from workers.storage import PRODUCT, Dirty, FailedTask, record_failure, session_
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ADMIN_TOKEN = "browser-admin-token-5e1f0a93"
-STORE = StoreConfig(store_hash="shop1", access_token="bc-token-browser-1",
-                    webhook_secret="hook-secret-browser-1", ometria_api_key="ometria-key-browser-1")
+STORE = StoreConfig(
+    store_hash="shop1",
+    access_token="bc-token-browser-1",
+    webhook_secret="hook-secret-browser-1",
+    ometria_api_key="ometria-key-browser-1",
+)
 SCREENSHOT = Path("/tmp/admin.png")
 
 
@@ -36,8 +48,14 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run the browser test")
     pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
     db = f"sqlite:///{tmp_path / 'bcsync.db'}"
-    settings = Settings(stores={STORE.store_hash: STORE}, database_url=db, broker_url="memory://",
-                        admin_token=ADMIN_TOKEN, debounce_seconds=0.0, var_dir=tmp_path)
+    settings = Settings(
+        stores={STORE.store_hash: STORE},
+        database_url=db,
+        broker_url="memory://",
+        admin_token=ADMIN_TOKEN,
+        debounce_seconds=0.0,
+        var_dir=tmp_path,
+    )
     woken: list[str] = []
     app = create_app(settings, publish=woken.append)
     if "admin" not in app.blueprints:
@@ -58,12 +76,26 @@ def test_login_see_status_and_replay_a_failed_entry(served: tuple[str, str]) -> 
 
     base, db = served
     with session_scope(db) as s:
-        entry = record_failure(s, store_hash="shop1", task="flush", entity=PRODUCT, entity_ids=[4242],
-                               kind="permanent", error="Ometria refused record 4242: price must be a number",
-                               traceback="Traceback: boom").id
-        other = record_failure(s, store_hash="shop1", task="ometria-validation", entity=PRODUCT,
-                               entity_ids=[77], kind="permanent", record_id="77-3",
-                               error="Ometria rejected 77-3 at root > title: not a valid value").id
+        entry = record_failure(
+            s,
+            store_hash="shop1",
+            task="flush",
+            entity=PRODUCT,
+            entity_ids=[4242],
+            kind="permanent",
+            error="Ometria refused record 4242: price must be a number",
+            traceback="Traceback: boom",
+        ).id
+        other = record_failure(
+            s,
+            store_hash="shop1",
+            task="ometria-validation",
+            entity=PRODUCT,
+            entity_ids=[77],
+            kind="permanent",
+            record_id="77-3",
+            error="Ometria rejected 77-3 at root > title: not a valid value",
+        ).id
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)

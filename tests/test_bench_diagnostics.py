@@ -30,10 +30,21 @@ print(json.dumps({{"status": answer.status_code}}))
 
 
 def _post_one(module: str, db_url: str, tmp_path) -> int:  # type: ignore[no-untyped-def]
-    env = service_env(bc_url="http://127.0.0.1:9", ometria_url="http://127.0.0.1:9", db_url=db_url,
-                      broker_url="memory://", var_dir=tmp_path)
-    done = subprocess.run([sys.executable, "-c", SCRIPT.format(module=module)], env=env, capture_output=True,
-                          text=True, timeout=120, cwd=REPO)
+    env = service_env(
+        bc_url="http://127.0.0.1:9",
+        ometria_url="http://127.0.0.1:9",
+        db_url=db_url,
+        broker_url="memory://",
+        var_dir=tmp_path,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(module=module)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])["status"]
 

@@ -29,8 +29,11 @@ def test_quick_storm_coalesces_and_ends_equal_to_the_store(tmp_path) -> None:  #
     minimum = math.ceil(r["distinct_products"] / 250)
     assert r["bc_calls"] <= 1.25 * minimum + r["lookup_allowance"], (
         f"{r['bc_calls_by_endpoint']}; the {r['callbacks']} callbacks took {r['delivered_seconds']} s to be "
-        f"acknowledged (SYNC_DEBOUNCE_SECONDS={SMOKE.debounce_seconds:g})")
+        f"acknowledged (SYNC_DEBOUNCE_SECONDS={SMOKE.debounce_seconds:g})"
+    )
     assert r["bc_429"] == 0 and r["sandbox_refused"]["quota"] == 0, r["sandbox_refused"]
     assert r["changed_records"] > 0
     assert r["ometria_requests"] <= 1.1 * math.ceil(r["changed_records"] / 100) + 1, (
-        r["ometria_requests"], r["changed_records"])
+        r["ometria_requests"],
+        r["changed_records"],
+    )

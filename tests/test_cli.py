@@ -78,9 +78,16 @@ class Env:
 
     def seed_failure(self, ids: list[int], error: str = "Ometria refused it", task: str = "flush") -> int:
         with session_scope(self.db) as s:
-            return storage.record_failure(s, store_hash=self.sandbox.store_hash, task=task, entity=PRODUCT,
-                                          entity_ids=ids, kind="permanent", error=error,
-                                          traceback="Traceback (most recent call last):\n  boom").id
+            return storage.record_failure(
+                s,
+                store_hash=self.sandbox.store_hash,
+                task=task,
+                entity=PRODUCT,
+                entity_ids=ids,
+                kind="permanent",
+                error=error,
+                traceback="Traceback (most recent call last):\n  boom",
+            ).id
 
     def status_of(self, entry_id: int) -> str:
         with session_scope(self.db) as s:
@@ -89,14 +96,24 @@ class Env:
 
 def sandbox_vars(sb: Sandbox, tmp: Path) -> dict[str, str]:
     return {
-        "BIGCOMMERCE_STORE_HASH": sb.store_hash, "BIGCOMMERCE_ACCESS_TOKEN": sb.access_token,
-        "BIGCOMMERCE_CLIENT_SECRET": sb.client_secret, "WEBHOOK_SECRET": sb.webhook_secret,
-        "BIGCOMMERCE_API_URL": sb.bc_url, "OMETRIA_API_KEY": sb.ometria_key,
-        "OMETRIA_API_URL": sb.ometria_url, "OMETRIA_PUSH_RATE": "100",
-        "DATABASE_URL": f"sqlite:///{tmp / 'bcsync.db'}", "BCSYNC_VAR_DIR": str(tmp),
-        "BCSYNC_ENV_FILE": str(tmp / "absent.env"), "CELERY_BROKER_URL": "", "STORES_FILE": "",
+        "BIGCOMMERCE_STORE_HASH": sb.store_hash,
+        "BIGCOMMERCE_ACCESS_TOKEN": sb.access_token,
+        "BIGCOMMERCE_CLIENT_SECRET": sb.client_secret,
+        "WEBHOOK_SECRET": sb.webhook_secret,
+        "BIGCOMMERCE_API_URL": sb.bc_url,
+        "OMETRIA_API_KEY": sb.ometria_key,
+        "OMETRIA_API_URL": sb.ometria_url,
+        "OMETRIA_PUSH_RATE": "100",
+        "DATABASE_URL": f"sqlite:///{tmp / 'bcsync.db'}",
+        "BCSYNC_VAR_DIR": str(tmp),
+        "BCSYNC_ENV_FILE": str(tmp / "absent.env"),
+        "CELERY_BROKER_URL": "",
+        "STORES_FILE": "",
         "PUBLIC_URL": "",
-        "ADMIN_TOKEN": "", "OMETRIA_STORE_ID": "", "BIGCOMMERCE_CHANNEL_ID": "1", "COLUMNS": "200",
+        "ADMIN_TOKEN": "",
+        "OMETRIA_STORE_ID": "",
+        "BIGCOMMERCE_CHANNEL_ID": "1",
+        "COLUMNS": "200",
     }
 
 
@@ -187,14 +204,17 @@ def test_failed_replay_all_since_and_async(env: Env) -> None:
     assert env.status_of(old) == "replayed" and env.dirty() == {}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["failed", "show", "999"], "no failed task with id 999"),
-    (["failed", "replay", "5", "999"], "no failed task with id"),
-    (["failed", "discard", "999"], "no failed task with id 999"),
-    (["failed", "replay"], "give entry ids, or --all"),
-    (["failed", "replay", "1", "--all"], "give entry ids, or --all"),
-    (["failed", "replay", "1", "--since", "2h"], "--since goes with --all"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["failed", "show", "999"], "no failed task with id 999"),
+        (["failed", "replay", "5", "999"], "no failed task with id"),
+        (["failed", "discard", "999"], "no failed task with id 999"),
+        (["failed", "replay"], "give entry ids, or --all"),
+        (["failed", "replay", "1", "--all"], "give entry ids, or --all"),
+        (["failed", "replay", "1", "--since", "2h"], "--since goes with --all"),
+    ],
+)
 def test_failed_errors_are_one_line_and_exit_1(env: Env, args: list[str], message: str) -> None:
     env.seed_failure([5])
     result = env.run(*args)
@@ -245,8 +265,11 @@ def test_resync_product_async_only_marks_and_wakes(env: Env) -> None:
 
 def test_resync_category_pushes_its_products(env: Env) -> None:
     store = env.sandbox.store
-    cid, members = next((c, ids) for c in store.category_ids()
-                        if (ids := [p["id"] for p in store.query_products(categories=[c], limit=250)[1]]))
+    cid, members = next(
+        (c, ids)
+        for c in store.category_ids()
+        if (ids := [p["id"] for p in store.query_products(categories=[c], limit=250)[1]])
+    )
     out = env.ok("resync", "category", str(cid))
     assert "marked 1 category(s) dirty" in out
     assert {str(p) for p in members} <= set(env.ometria())
@@ -271,10 +294,12 @@ def test_resync_all_dry_run_pushes_nothing_then_resync_all_pushes_everything_onc
 
 
 def test_resync_errors(env: Env) -> None:
-    for args, code, message in ((["resync", "product"], 2, "Missing argument"),
-                                (["resync", "product", "0"], 2, "0"),
-                                (["resync", "product", "abc"], 2, "abc"),
-                                (["resync", "product", "1", "--store", "nope"], 1, "not configured")):
+    for args, code, message in (
+        (["resync", "product"], 2, "Missing argument"),
+        (["resync", "product", "0"], 2, "0"),
+        (["resync", "product", "abc"], 2, "abc"),
+        (["resync", "product", "1", "--store", "nope"], 1, "not configured"),
+    ):
         result = env.run(*args)
         assert result.exit_code == code and message in result.output, result.output
 
@@ -297,8 +322,12 @@ def test_a_bad_stores_file_is_a_clear_configuration_error(env: Env, tmp_path: Pa
 
 
 def _push_raw(env: Env, records: list[dict[str, Any]]) -> None:
-    resp = requests.post(f"{env.sandbox.ometria_url}/v2/push", json=records, timeout=5,
-                         headers={"X-Ometria-Auth": env.sandbox.ometria_key})
+    resp = requests.post(
+        f"{env.sandbox.ometria_url}/v2/push",
+        json=records,
+        timeout=5,
+        headers={"X-Ometria-Auth": env.sandbox.ometria_key},
+    )
     assert resp.status_code == 200, resp.text
 
 
@@ -382,18 +411,48 @@ def test_hooks_register_is_idempotent_and_check_reactivates(env: Env) -> None:
 
 def test_storefront_token_create(env: Env) -> None:
     future = str(int(time.time()) + 86400)
-    result = env.run("storefront-token", "create", "--channel-id", "1", "--expires-at", future,
-                     "--cors-origin", "https://shop.example")
+    result = env.run(
+        "storefront-token",
+        "create",
+        "--channel-id",
+        "1",
+        "--expires-at",
+        future,
+        "--cors-origin",
+        "https://shop.example",
+    )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
     assert token.count(".") == 2 and len(token) > 20  # the JWT alone on stdout
     iso_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-    assert env.run("storefront-token", "create", "--channel-id", "1", "--expires-at", iso_time,
-                   "--cors-origin", "https://a.example", "--cors-origin", "https://b.example").exit_code == 0
+    assert (
+        env.run(
+            "storefront-token",
+            "create",
+            "--channel-id",
+            "1",
+            "--expires-at",
+            iso_time,
+            "--cors-origin",
+            "https://a.example",
+            "--cors-origin",
+            "https://b.example",
+        ).exit_code
+        == 0
+    )
     for args, message in (
         (["--expires-at", "1000"], "in the past"),
-        (["--expires-at", future, "--cors-origin", "https://c.example", "--cors-origin", "https://d.example"],
-         "one or two"),
+        (
+            [
+                "--expires-at",
+                future,
+                "--cors-origin",
+                "https://c.example",
+                "--cors-origin",
+                "https://d.example",
+            ],
+            "one or two",
+        ),
         (["--expires-at", future, "--channel-id", "7"], "channel"),
     ):
         base = ["storefront-token", "create", "--channel-id", "1", "--cors-origin", "https://a.example"]
@@ -405,8 +464,15 @@ def test_doctor_green_then_red(env: Env) -> None:
     env.ok("hooks", "register", "--destination", "https://sync.example.com/webhooks/bigcommerce")
     out = env.ok("doctor", ADMIN_TOKEN="admin-secret-token-77")
     assert "all checks passed" in out and "admin-secret-token-77" not in out
-    for name in ("database", "broker", "BigCommerce token", "scope: products", "scope: webhooks", "hooks",
-                 "Ometria key"):
+    for name in (
+        "database",
+        "broker",
+        "BigCommerce token",
+        "scope: products",
+        "scope: webhooks",
+        "hooks",
+        "Ometria key",
+    ):
         assert name in out
     result = env.run("doctor", OMETRIA_API_KEY="bad-ometria-key-42")
     assert result.exit_code == 1 and "Ometria key" in result.output and "403" in result.output

@@ -54,8 +54,9 @@ class Receiver:
         """Keep the request; the status to answer."""
         with self.lock:
             n = len(self.received)
-            self.received.append(Received(path.removeprefix("/hooks/"), Headers(list(headers)), body,
-                                          time.monotonic()))
+            self.received.append(
+                Received(path.removeprefix("/hooks/"), Headers(list(headers)), body, time.monotonic())
+            )
         if n == 0 and self.sleep_first:
             time.sleep(self.sleep_first)
         return self.fail_status if n < self.fail_first else self.status
@@ -127,8 +128,13 @@ class Hooks:
 
     def add(self, scope: str, destination: str, is_active: bool = True, headers: dict | None = None) -> dict:
         with self.lock:
-            hook = {"id": len(self.items) + 1, "scope": scope, "destination": destination,
-                    "is_active": is_active, "headers": headers or {}}
+            hook = {
+                "id": len(self.items) + 1,
+                "scope": scope,
+                "destination": destination,
+                "is_active": is_active,
+                "headers": headers or {},
+            }
             self.items.append(hook)
             return hook
 
@@ -167,8 +173,9 @@ def _verifier() -> Webhook:
     return Webhook(base64.b64encode(CLIENT_SECRET.encode()).decode())
 
 
-def test_envelope_has_the_shape_of_the_official_samples(receiver: Receiver, hooks: Hooks,
-                                                        make_dispatcher) -> None:
+def test_envelope_has_the_shape_of_the_official_samples(
+    receiver: Receiver, hooks: Hooks, make_dispatcher
+) -> None:
     samples = list(sample_payloads().values())  # skips with a reason when the reference files are absent
     assert samples
     hooks.add("store/*", f"{receiver.base}/all")
@@ -196,8 +203,9 @@ def test_envelope_has_the_shape_of_the_official_samples(receiver: Receiver, hook
     assert len(hashes) == len({json.dumps(s["data"], sort_keys=True) for s in samples})
 
 
-def test_signatures_verify_and_fail_on_a_tampered_body(receiver: Receiver, hooks: Hooks,
-                                                       make_dispatcher) -> None:
+def test_signatures_verify_and_fail_on_a_tampered_body(
+    receiver: Receiver, hooks: Hooks, make_dispatcher
+) -> None:
     hooks.add("store/product/updated", f"{receiver.base}/p")
     dispatcher = make_dispatcher()
     dispatcher.fire("store/product/updated", {"type": "product", "id": 205})
@@ -226,8 +234,11 @@ def test_unsigned_when_signing_is_off(receiver: Receiver, hooks: Hooks, make_dis
 
 
 def test_custom_headers_and_json_content_type(receiver: Receiver, hooks: Hooks, make_dispatcher) -> None:
-    hooks.add("store/product/updated", f"{receiver.base}/p",
-              headers={"X-Webhook-Secret": "s3cret", "X-Custom": "42"})
+    hooks.add(
+        "store/product/updated",
+        f"{receiver.base}/p",
+        headers={"X-Webhook-Secret": "s3cret", "X-Custom": "42"},
+    )
     dispatcher = make_dispatcher()
     dispatcher.fire("store/product/updated", {"type": "product", "id": 1})
     assert dispatcher.wait_idle(10)
@@ -252,12 +263,19 @@ def test_wildcard_and_exact_hooks(receiver: Receiver, hooks: Hooks, make_dispatc
     hooks.add("store/sku/updated", f"{receiver.base}/sku-updated")
     hooks.add("store/category/created", f"{receiver.base}/category-created")
     dispatcher = make_dispatcher()
-    for scope in ("store/product/updated", "store/product/inventory/updated", "store/sku/updated",
-                  "store/sku/created", "store/category/updated"):
+    for scope in (
+        "store/product/updated",
+        "store/product/inventory/updated",
+        "store/sku/updated",
+        "store/sku/created",
+        "store/category/updated",
+    ):
         dispatcher.fire(scope, {"type": scope.split("/")[1], "id": 1})
     assert dispatcher.wait_idle(10)
     assert sorted(b["scope"] for b in receiver.bodies("products")) == [
-        "store/product/inventory/updated", "store/product/updated"]
+        "store/product/inventory/updated",
+        "store/product/updated",
+    ]
     assert [b["scope"] for b in receiver.bodies("sku-updated")] == ["store/sku/updated"]
     assert receiver.count("category-created") == 0
     assert receiver.count() == 3
@@ -275,8 +293,9 @@ def test_inactive_hooks_get_nothing(receiver: Receiver, hooks: Hooks, make_dispa
     assert dispatcher.stats()["fired"] == 5 and dispatcher.stats()["delivered"] == 5
 
 
-def test_retries_on_the_schedule_until_the_destination_recovers(receiver: Receiver, hooks: Hooks,
-                                                                make_dispatcher) -> None:
+def test_retries_on_the_schedule_until_the_destination_recovers(
+    receiver: Receiver, hooks: Hooks, make_dispatcher
+) -> None:
     receiver.fail_first = 3
     hooks.add("store/product/updated", f"{receiver.base}/flaky")
     scale = 0.001
@@ -300,8 +319,9 @@ def test_retries_on_the_schedule_until_the_destination_recovers(receiver: Receiv
     assert hooks.deactivated == []
 
 
-def test_timeouts_count_as_failures_and_are_retried(receiver: Receiver, hooks: Hooks,
-                                                    make_dispatcher) -> None:
+def test_timeouts_count_as_failures_and_are_retried(
+    receiver: Receiver, hooks: Hooks, make_dispatcher
+) -> None:
     receiver.sleep_first = 0.6
     hooks.add("store/product/updated", f"{receiver.base}/slow")
     dispatcher = make_dispatcher(time_scale=0.001, timeout=0.2)
@@ -342,8 +362,9 @@ def test_unreachable_destination_is_retried(hooks: Hooks, make_dispatcher) -> No
     assert hooks.deactivated == [1]
 
 
-def test_failing_domain_is_blocklisted_and_deliveries_deferred(receiver: Receiver, hooks: Hooks,
-                                                               make_dispatcher) -> None:
+def test_failing_domain_is_blocklisted_and_deliveries_deferred(
+    receiver: Receiver, hooks: Hooks, make_dispatcher
+) -> None:
     receiver.status = 500
     hooks.add("store/product/updated", f"{receiver.base}/failing")
     dispatcher = make_dispatcher(time_scale=1.0, workers=4)
@@ -364,7 +385,8 @@ def test_failing_domain_is_blocklisted_and_deliveries_deferred(receiver: Receive
 
 
 def test_a_burst_of_5000_fires_uses_a_bounded_pool_and_delivers_all(
-        keepalive_receiver: Receiver, hooks: Hooks, make_dispatcher) -> None:
+    keepalive_receiver: Receiver, hooks: Hooks, make_dispatcher
+) -> None:
     hooks.add("store/product/*", f"{keepalive_receiver.base}/burst")
     baseline = threading.active_count()
     peak = [baseline]

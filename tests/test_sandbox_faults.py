@@ -215,12 +215,21 @@ def test_sandbox_routes_are_exempt(served: Served) -> None:
 
 
 def test_configure_over_http_and_reject_invalid(served: Served) -> None:
-    active = requests.post(f"{served.base}/_sandbox/faults", json={"rate": 0.5, "kinds": "500,slow"},
-                           timeout=5).json()
+    active = requests.post(
+        f"{served.base}/_sandbox/faults", json={"rate": 0.5, "kinds": "500,slow"}, timeout=5
+    ).json()
     assert active["rate"] == 0.5 and active["kinds"] == ["500", "slow"]
     assert requests.get(f"{served.base}/_sandbox/faults", timeout=5).json() == active
-    for bad in ({"rate": 1.5}, {"kinds": ["418"]}, {"kinds": []}, {"paths": "("}, {"methods": ["FETCH"]},
-                {"slow_seconds": -1}, {"bogus": 1}, {"rate": True}):
+    for bad in (
+        {"rate": 1.5},
+        {"kinds": ["418"]},
+        {"kinds": []},
+        {"paths": "("},
+        {"methods": ["FETCH"]},
+        {"slow_seconds": -1},
+        {"bogus": 1},
+        {"rate": True},
+    ):
         response = requests.post(f"{served.base}/_sandbox/faults", json=bad, timeout=5)
         assert response.status_code == 400, bad
         assert response.json()["error"]

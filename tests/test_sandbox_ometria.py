@@ -72,9 +72,18 @@ def product(pid: str, **fields: Any) -> dict[str, Any]:
         "is_in_stock": True,
         "attributes": [{"type": "category", "id": "18", "label": "Garden"}],
         "properties": {"material": "oak"},
-        "listings": [{"store": "www.example.com", "title": f"Product {pid}", "price": 10.0,
-                      "special_price": None, "currency": "GBP", "url": f"https://www.example.com/p/{pid}/",
-                      "image_url": None, "is_active": True}],
+        "listings": [
+            {
+                "store": "www.example.com",
+                "title": f"Product {pid}",
+                "price": 10.0,
+                "special_price": None,
+                "currency": "GBP",
+                "url": f"https://www.example.com/p/{pid}/",
+                "image_url": None,
+                "is_active": True,
+            }
+        ],
     }
     record.update(fields)
     return record
@@ -143,14 +152,16 @@ def test_too_large_record_is_rejected_with_the_exact_message(ometria: Ometria) -
 
 
 def test_validation_is_asynchronous_errors_land_in_the_log(ometria: Ometria) -> None:
-    response = ometria.push([
-        product("good"),
-        product("bad-price", price="12.50"),
-        product("bad-attribute", attributes=[{"type": "category", "id": "1"}]),
-        product("bad-active", is_active="yes"),
-        5,
-        {"@type": "product", "title": "no id"},
-    ])
+    response = ometria.push(
+        [
+            product("good"),
+            product("bad-price", price="12.50"),
+            product("bad-attribute", attributes=[{"type": "category", "id": "1"}]),
+            product("bad-active", is_active="yes"),
+            5,
+            {"@type": "product", "title": "no id"},
+        ]
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["accepted"] == 4 and body["rejected"] == 2
@@ -179,8 +190,13 @@ def test_error_log_keeps_the_latest_100_newest_first(ometria: Ometria) -> None:
 
 
 def test_merge_keeps_unsent_fields_and_replaces_attributes_wholesale(ometria: Ometria) -> None:
-    original = product("7", attributes=[{"type": "category", "id": "1", "label": "A"},
-                                        {"type": "category", "id": "2", "label": "B"}])
+    original = product(
+        "7",
+        attributes=[
+            {"type": "category", "id": "1", "label": "A"},
+            {"type": "category", "id": "2", "label": "B"},
+        ],
+    )
     ometria.push([original])
     brand = [{"type": "brand", "id": "9", "label": "Acme"}]
     ometria.push([{"@type": "product", "id": "7", "@merge": True, "price": 5.0, "attributes": brand}])
@@ -213,8 +229,9 @@ def test_more_than_push_rate_per_second_is_429(ometria: Ometria) -> None:
 
 
 def test_queue_headers_and_429_when_full(ometria: Ometria) -> None:
-    config = requests.post(f"{ometria.base}/_sandbox/config",
-                           json={"queue_limit": 150, "queue_drain_rate": 0}, timeout=5).json()
+    config = requests.post(
+        f"{ometria.base}/_sandbox/config", json={"queue_limit": 150, "queue_drain_rate": 0}, timeout=5
+    ).json()
     assert config["queue_limit"] == 150 and "api_key" not in config
     first = ometria.push([product(str(i)) for i in range(100)])
     assert first.status_code == 200
@@ -244,7 +261,7 @@ def test_products_pagination_and_variants(ometria: Ometria) -> None:
     parents = [product(f"p{i:02d}") for i in range(30)]
     variants = [product(f"p{i:02d}-v", is_variant=True) for i in range(30)]
     for start in range(0, 30, 10):
-        ometria.push(parents[start:start + 10] + variants[start:start + 10])
+        ometria.push(parents[start : start + 10] + variants[start : start + 10])
 
     default = ometria.get("/v2/products").json()
     assert [r["id"] for r in default] == [f"p{i:02d}" for i in range(10)]

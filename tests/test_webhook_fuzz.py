@@ -34,8 +34,14 @@ JSON_TYPE = r"application/([a-z0-9.+-]+\+)?json"
 LIMIT = 64 * 1024
 SENT = {"requests": 0}
 RAN: set[str] = set()
-STRATEGIES = {"random_bytes", "random_json", "mutated_samples", "valid_callbacks", "random_headers",
-              "content_types_and_sizes"}
+STRATEGIES = {
+    "random_bytes",
+    "random_json",
+    "mutated_samples",
+    "valid_callbacks",
+    "random_headers",
+    "content_types_and_sizes",
+}
 
 HANDLED = {
     "store/product/created": ("product", ("id",)),
@@ -55,8 +61,9 @@ HANDLED = {
 
 
 def fuzz(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))
+    return settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +84,17 @@ def samples() -> list[dict[str, Any]]:
     if found:
         return found
     # the samples' shapes, for when the reference folder is absent
-    return [{"scope": scope, "store_id": "1", "hash": "x", "created_at": 1, "producer": "stores/x",
-             "data": _place({"type": "thing", "id": 1}, where, 5)} for scope, (_, where) in HANDLED.items()]
+    return [
+        {
+            "scope": scope,
+            "store_id": "1",
+            "hash": "x",
+            "created_at": 1,
+            "producer": "stores/x",
+            "data": _place({"type": "thing", "id": 1}, where, 5),
+        }
+        for scope, (_, where) in HANDLED.items()
+    ]
 
 
 def _place(data: dict[str, Any], where: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -97,8 +113,10 @@ SAMPLES = samples()
 
 # --- sending, and what changed ----------------------------------------------------------------
 
-_SNAPSHOT = ("SELECT (SELECT count(*) FROM dirty), (SELECT coalesce(sum(version), 0) FROM dirty), "
-             "(SELECT count(*) FROM seen_webhooks)")
+_SNAPSHOT = (
+    "SELECT (SELECT count(*) FROM dirty), (SELECT coalesce(sum(version), 0) FROM dirty), "
+    "(SELECT count(*) FROM seen_webhooks)"
+)
 _readers: dict[str, sqlite3.Connection] = {}
 
 
@@ -112,8 +130,13 @@ def snapshot(receiver: Receiver) -> tuple[int, int, int]:
     return int(rows), int(versions), int(seen)
 
 
-def send(receiver: Receiver, body: bytes, headers: dict[str, str],
-         content_type: str | None = "application/json", **environ: Any) -> tuple[int, bool]:
+def send(
+    receiver: Receiver,
+    body: bytes,
+    headers: dict[str, str],
+    content_type: str | None = "application/json",
+    **environ: Any,
+) -> tuple[int, bool]:
     """(status, whether the database changed); asserts the invariants every request must keep."""
     before = snapshot(receiver)
     if content_type is not None:
@@ -136,20 +159,41 @@ def authenticated(receiver: Receiver, body: bytes) -> dict[str, str]:
 
 
 def callback(receiver: Receiver, scope: str, data: dict[str, Any]) -> bytes:
-    return json.dumps({"scope": scope, "producer": f"stores/{receiver.store_hash}", "data": data,
-                       "created_at": int(time.time()), "hash": "0" * 40}).encode()
+    return json.dumps(
+        {
+            "scope": scope,
+            "producer": f"stores/{receiver.store_hash}",
+            "data": data,
+            "created_at": int(time.time()),
+            "hash": "0" * 40,
+        }
+    ).encode()
 
 
 # --- strategies -----------------------------------------------------------------------------
 
-json_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-                | st.text(max_size=12))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 bad_ids = st.one_of(
-    st.integers(max_value=0), st.integers(min_value=2**63), st.floats(allow_nan=False, allow_infinity=False),
-    st.integers(min_value=1, max_value=2**40).map(float), st.booleans(), st.none(), st.text(max_size=12),
-    st.integers(min_value=1, max_value=2**40).map(str), st.lists(st.integers(), max_size=2),
+    st.integers(max_value=0),
+    st.integers(min_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=1, max_value=2**40).map(float),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=12),
+    st.integers(min_value=1, max_value=2**40).map(str),
+    st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 good_ids = st.integers(min_value=1, max_value=2**63 - 1)
@@ -158,9 +202,18 @@ _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz-"
 header_names = st.binary(min_size=1, max_size=12).map(lambda b: "".join(_NAME_CHARS[x % 27] for x in b))
 header_values = st.binary(max_size=30).map(lambda b: bytes(32 + x % 95 for x in b).decode())
 extra_headers = st.dictionaries(header_names, header_values, max_size=2).map(
-    lambda extra: {k: v for k, v in extra.items() if k.lower() not in RESERVED_HEADERS})
-RESERVED_HEADERS = {"webhook-id", "webhook-timestamp", "webhook-signature", "x-webhook-secret",
-                    "content-type", "content-length", "transfer-encoding", "host"}
+    lambda extra: {k: v for k, v in extra.items() if k.lower() not in RESERVED_HEADERS}
+)
+RESERVED_HEADERS = {
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-webhook-secret",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "host",
+}
 
 
 # --- the properties -------------------------------------------------------------------------
@@ -190,14 +243,28 @@ def test_random_json(receiver: Receiver, value: Any) -> None:
 
 
 # Mutations that leave a valid change are rarer: each one writes to the database, which is slow.
-MUTATIONS = ["none", "extra_key", "bad_id", "bad_id", "bad_id", "drop_id", "drop_key", "scope", "producer",
-             "producer", "data", "data", "store"]
+MUTATIONS = [
+    "none",
+    "extra_key",
+    "bad_id",
+    "bad_id",
+    "bad_id",
+    "drop_id",
+    "drop_key",
+    "scope",
+    "producer",
+    "producer",
+    "data",
+    "data",
+    "store",
+]
 
 
 @given(sample=st.sampled_from(SAMPLES), mutation=st.sampled_from(MUTATIONS), good=good_ids, draw=st.data())
 @fuzz(1400)
-def test_mutated_samples(receiver: Receiver, sample: dict[str, Any], mutation: str, good: int,
-                         draw: st.DataObject) -> None:
+def test_mutated_samples(
+    receiver: Receiver, sample: dict[str, Any], mutation: str, good: int, draw: st.DataObject
+) -> None:
     RAN.add("mutated_samples")
     payload = copy.deepcopy(sample)
     payload["producer"] = f"stores/{receiver.store_hash}"
@@ -244,8 +311,11 @@ def test_mutated_samples(receiver: Receiver, sample: dict[str, Any], mutation: s
     assert send(receiver, body, {"X-Webhook-Secret": receiver.store.webhook_secret[:-1]}) == (401, False)
 
 
-@given(scope=st.sampled_from(sorted(HANDLED)), entity_id=good_ids,
-       extra=st.dictionaries(st.text(max_size=6), json_values, max_size=3))
+@given(
+    scope=st.sampled_from(sorted(HANDLED)),
+    entity_id=good_ids,
+    extra=st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+)
 @fuzz(200)
 def test_valid_callbacks(receiver: Receiver, scope: str, entity_id: int, extra: dict[str, Any]) -> None:
     RAN.add("valid_callbacks")
@@ -260,23 +330,47 @@ def test_valid_callbacks(receiver: Receiver, scope: str, entity_id: int, extra: 
     assert send(receiver, body + b" ", headers) == (401, False)  # tampered
 
 
-SIGNATURES = ["valid", "wrong_key", "tampered", "stale", "future", "absent", "partial", "garbage",
-              "extra_valid"]
+SIGNATURES = [
+    "valid",
+    "wrong_key",
+    "tampered",
+    "stale",
+    "future",
+    "absent",
+    "partial",
+    "garbage",
+    "extra_valid",
+]
 
 
-@given(secret=st.sampled_from(["right", "wrong", "absent", "case"]), signature=st.sampled_from(SIGNATURES),
-       drop=st.sampled_from(["webhook-id", "webhook-timestamp", "webhook-signature"]), garbage=header_values,
-       extra=extra_headers, product_id=good_ids)
+@given(
+    secret=st.sampled_from(["right", "wrong", "absent", "case"]),
+    signature=st.sampled_from(SIGNATURES),
+    drop=st.sampled_from(["webhook-id", "webhook-timestamp", "webhook-signature"]),
+    garbage=header_values,
+    extra=extra_headers,
+    product_id=good_ids,
+)
 @fuzz(1300)
-def test_random_headers(receiver: Receiver, secret: str, signature: str, drop: str, garbage: str,
-                        extra: dict[str, str], product_id: int) -> None:
+def test_random_headers(
+    receiver: Receiver,
+    secret: str,
+    signature: str,
+    drop: str,
+    garbage: str,
+    extra: dict[str, str],
+    product_id: int,
+) -> None:
     RAN.add("random_headers")
     body = callback(receiver, "store/product/updated", {"type": "product", "id": product_id})
     client_secret = receiver.store.client_secret
     headers = dict(extra)
     if secret != "absent":
-        headers["X-Webhook-Secret"] = {"right": receiver.store.webhook_secret, "wrong": garbage,
-                                       "case": receiver.store.webhook_secret.upper()}[secret]
+        headers["X-Webhook-Secret"] = {
+            "right": receiver.store.webhook_secret,
+            "wrong": garbage,
+            "case": receiver.store.webhook_secret.upper(),
+        }[secret]
     now = time.time()
     good = sign(client_secret, body)
     headers |= {
@@ -297,12 +391,27 @@ def test_random_headers(receiver: Receiver, secret: str, signature: str, drop: s
     assert send(receiver, body, headers) == (expected, expected == 200), (secret, signature)
 
 
-@given(content_type=st.one_of(st.sampled_from(["application/json", "application/json; charset=utf-8",
-                                                "application/problem+json", "text/plain", "application/xml",
-                                                "multipart/form-data", "", "json"]), header_values),
-       size=st.one_of(st.integers(min_value=0, max_value=70_000),
-                      st.sampled_from([LIMIT - 1, LIMIT, LIMIT + 1])),
-       lie=st.sampled_from([None, "short", "long"]))
+@given(
+    content_type=st.one_of(
+        st.sampled_from(
+            [
+                "application/json",
+                "application/json; charset=utf-8",
+                "application/problem+json",
+                "text/plain",
+                "application/xml",
+                "multipart/form-data",
+                "",
+                "json",
+            ]
+        ),
+        header_values,
+    ),
+    size=st.one_of(
+        st.integers(min_value=0, max_value=70_000), st.sampled_from([LIMIT - 1, LIMIT, LIMIT + 1])
+    ),
+    lie=st.sampled_from([None, "short", "long"]),
+)
 @fuzz(500)
 def test_content_types_and_sizes(receiver: Receiver, content_type: str, size: int, lie: str | None) -> None:
     RAN.add("content_types_and_sizes")

@@ -21,8 +21,11 @@ def _quiet_the_warning_about_an_explicit_setting(**_: object) -> None:
     """worker_cancel_long_running_tasks_on_connection_loss is set explicitly below, yet celery warns at
     every reconnect that its default changes in 6.0: noise in the log ops read during a broker outage.
     (Celery's logging set-up turns its deprecation warnings to "always", so this comes after it.)"""
-    warnings.filterwarnings("ignore", message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
-                            category=CPendingDeprecationWarning)
+    warnings.filterwarnings(
+        "ignore",
+        message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+        category=CPendingDeprecationWarning,
+    )
 
 
 def make_celery(settings: Settings) -> Celery:

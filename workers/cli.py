@@ -57,8 +57,10 @@ class Env:
         if self._settings is None:
             self._settings = load_settings()
             if self._settings.sandbox:
-                self.err.print("[dim]No BIGCOMMERCE_STORE_HASH set: using the SANDBOX store "
-                               "(run `bcsync sandbox` to serve it).[/dim]")
+                self.err.print(
+                    "[dim]No BIGCOMMERCE_STORE_HASH set: using the SANDBOX store "
+                    "(run `bcsync sandbox` to serve it).[/dim]"
+                )
         return self._settings
 
     def db(self) -> str:
@@ -129,10 +131,12 @@ class TimeParam(click.ParamType):
 
 
 TIME = TimeParam()
-STORE_OPTION = click.option("--store", "store_hash", metavar="HASH",
-                            help="Store hash (default: the only one).")
-ASYNC_OPTION = click.option("--async", "run_async", is_flag=True,
-                            help="Only mark dirty and wake the worker; do not flush here.")
+STORE_OPTION = click.option(
+    "--store", "store_hash", metavar="HASH", help="Store hash (default: the only one)."
+)
+ASYNC_OPTION = click.option(
+    "--async", "run_async", is_flag=True, help="Only mark dirty and wake the worker; do not flush here."
+)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 
 
@@ -183,8 +187,10 @@ def _wake(env: Env, store_hash: str) -> bool:
 
         flush_store.apply_async(args=[store_hash], retry=False)
     except Exception as exc:
-        env.err.print(f"[yellow]could not reach the broker ({escape(type(exc).__name__)}); the rows are "
-                      "dirty in the database and the worker's periodic sweep will flush them.[/yellow]")
+        env.err.print(
+            f"[yellow]could not reach the broker ({escape(type(exc).__name__)}); the rows are "
+            "dirty in the database and the worker's periodic sweep will flush them.[/yellow]"
+        )
         return False
     env.out.print(f"woke the worker for store {escape(store_hash)}")
     return True
@@ -198,8 +204,10 @@ def _flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), c
     syncer = env.syncer(store)
     db, sh = env.db(), store.store_hash
     if syncer.paused() > 0:
-        env.err.print(f"[yellow]store {escape(sh)} is paused after a configuration error; "
-                      "flushing anyway (see bcsync status).[/yellow]")
+        env.err.print(
+            f"[yellow]store {escape(sh)} is paused after a configuration error; "
+            "flushing anyway (see bcsync status).[/yellow]"
+        )
     started = time.time()
     for _ in range(math.ceil(categories / 50)):  # drain() expands one claim of ≤50 categories itself
         syncer.expand_categories()
@@ -207,8 +215,10 @@ def _flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), c
     batches = 0
     for report in drain(syncer, started + FLUSH_DEADLINE):
         batches += 1
-        line = (f"batch {batches}: {report.claimed} claimed, {report.fetched} fetched, {report.gone} gone, "
-                f"{report.records} changed record(s), {report.pushed} pushed in {report.requests} request(s)")
+        line = (
+            f"batch {batches}: {report.claimed} claimed, {report.fetched} fetched, {report.gone} gone, "
+            f"{report.records} changed record(s), {report.pushed} pushed in {report.requests} request(s)"
+        )
         if report.failed:
             line += f", [red]{report.failed} failed (see bcsync failed list)[/red]"
         env.out.print(line)
@@ -220,7 +230,8 @@ def _flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), c
         env.out.print("nothing to flush")
     with session_scope(db) as s:
         q = select(storage.Ledger.record_id, storage.Ledger.product_id, storage.Ledger.is_active).where(
-            storage.Ledger.store_hash == sh, storage.Ledger.pushed_at >= started)
+            storage.Ledger.store_hash == sh, storage.Ledger.pushed_at >= started
+        )
         pushed = list(s.execute(q.order_by(storage.Ledger.product_id, storage.Ledger.record_id)))
         left = storage.dirty_counts(s).get((sh, PRODUCT), 0)
     if pushed:
@@ -232,8 +243,10 @@ def _flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), c
             env.out.print(f"… and {len(pushed) - SHOW_PUSHED} more")
     quiet = sorted(set(product_ids) - {int(pid) for _rid, pid, _a in pushed})
     if quiet:
-        env.out.print(f"no change to push for product(s) {_short(', '.join(map(str, quiet)), 200)} "
-                      "(already equal in Ometria, or not in the store)")
+        env.out.print(
+            f"no change to push for product(s) {_short(', '.join(map(str, quiet)), 200)} "
+            "(already equal in Ometria, or not in the store)"
+        )
     if left and ok:
         env.out.print(f"{left} product(s) still dirty: waking the worker for the rest")
         _wake(env, sh)
@@ -325,8 +338,10 @@ def resync_all(env: Env, dry_run: bool, store_hash: str | None, run_async: bool)
         if dry_run:
             _print_dry_run(env, store, report)
             continue
-        env.out.print(f"store {escape(store.store_hash)}: {report.products} product(s) seen, "
-                      f"{report.changed} record(s) changed, {report.pushed} pushed, {report.gone} look gone")
+        env.out.print(
+            f"store {escape(store.store_hash)}: {report.products} product(s) seen, "
+            f"{report.changed} record(s) changed, {report.pushed} pushed, {report.gone} look gone"
+        )
         if report.gone:
             env.out.print("confirming the products that look gone:")
             failed |= not _flush_here(env, store)
@@ -343,8 +358,11 @@ def _resync_store(env: Env, store: StoreConfig, dry_run: bool):  # type: ignore[
 
         def on_page(rep) -> None:  # type: ignore[no-untyped-def]
             pushed = "" if dry_run else f" · pushed {rep.pushed}"
-            progress.update(task, description=f"{label}: pages {rep.pages} · products seen {rep.products} · "
-                                              f"records changed {rep.changed}{pushed}")
+            progress.update(
+                task,
+                description=f"{label}: pages {rep.pages} · products seen {rep.products} · "
+                f"records changed {rep.changed}{pushed}",
+            )
 
         report = syncer.resync_all(dry_run=dry_run, progress=on_page)
         on_page(report)
@@ -355,20 +373,37 @@ def _print_dry_run(env: Env, store: StoreConfig, report) -> None:  # type: ignor
     with session_scope(env.db()) as s:
         pids = sorted({int(str(r["id"]).split("-")[0]) for r in report.samples})
         known = set(storage.ledger_for_products(s, store.store_hash, pids))
-    table = Table("record", "change", "title", "price", "special", "active", "in stock",
-                  title=f"dry run, store {escape(store.store_hash)}: first {len(report.samples)} of "
-                        f"{report.changed} record(s) that would be pushed")
+    table = Table(
+        "record",
+        "change",
+        "title",
+        "price",
+        "special",
+        "active",
+        "in stock",
+        title=f"dry run, store {escape(store.store_hash)}: first {len(report.samples)} of "
+        f"{report.changed} record(s) that would be pushed",
+    )
     for r in report.samples:
         change = "update" if r["id"] in known else "new"
         if r.get("@merge"):
             change = "deactivate"
-        table.add_row(escape(str(r["id"])), change, escape(_short(r.get("title"), 40)), _num(r.get("price")),
-                      _num(r.get("special_price")), _yes(r.get("is_active")), _yes(r.get("is_in_stock")))
+        table.add_row(
+            escape(str(r["id"])),
+            change,
+            escape(_short(r.get("title"), 40)),
+            _num(r.get("price")),
+            _num(r.get("special_price")),
+            _yes(r.get("is_active")),
+            _yes(r.get("is_in_stock")),
+        )
     if report.samples:
         env.out.print(table)
-    env.out.print(f"dry run: {report.products} product(s) seen in {report.pages} page(s), "
-                  f"{report.changed} record(s) would be pushed, {report.gone} product(s) look gone "
-                  "(would be confirmed and deactivated). Nothing was pushed.")
+    env.out.print(
+        f"dry run: {report.products} product(s) seen in {report.pages} page(s), "
+        f"{report.changed} record(s) would be pushed, {report.gone} product(s) look gone "
+        "(would be confirmed and deactivated). Nothing was pushed."
+    )
 
 
 def _num(value: Any) -> str:
@@ -389,8 +424,9 @@ def failed() -> None:
 
 @failed.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include replayed and discarded entries.")
-@click.option("--since", type=TIME,
-              help="Only entries that last failed after T (ISO 8601, unix seconds, or 2h/30m/1d).")
+@click.option(
+    "--since", type=TIME, help="Only entries that last failed after T (ISO 8601, unix seconds, or 2h/30m/1d)."
+)
 @STORE_OPTION
 @JSON_OPTION
 @pass_env
@@ -405,15 +441,33 @@ def failed_list(env: Env, show_all: bool, since: float | None, store_hash: str |
     if not entries:
         env.out.print("no failed tasks" + ("" if show_all else " open"))
         return
-    table = Table("id", "store", "task", "ids", "kind", "error", "attempts", "first failure", "last failure",
-                  *(("status",) if show_all else ()), title=f"{len(entries)} failed task(s)")
+    table = Table(
+        "id",
+        "store",
+        "task",
+        "ids",
+        "kind",
+        "error",
+        "attempts",
+        "first failure",
+        "last failure",
+        *(("status",) if show_all else ()),
+        title=f"{len(entries)} failed task(s)",
+    )
     for e in entries:
         ids = ", ".join(map(str, e.entity_ids or [])) or "(store)"
-        table.add_row(str(e.id), escape(e.store_hash), escape(e.task),
-                      escape(_short(f"{e.entity} {ids}", 30)),
-                      escape(e.kind), escape(_short(e.error, 60)), str(e.attempts),
-                      failures.iso(e.first_failed_at) or "—", failures.iso(e.last_failed_at) or "—",
-                      *((escape(e.status),) if show_all else ()))
+        table.add_row(
+            str(e.id),
+            escape(e.store_hash),
+            escape(e.task),
+            escape(_short(f"{e.entity} {ids}", 30)),
+            escape(e.kind),
+            escape(_short(e.error, 60)),
+            str(e.attempts),
+            failures.iso(e.first_failed_at) or "—",
+            failures.iso(e.last_failed_at) or "—",
+            *((escape(e.status),) if show_all else ()),
+        )
     env.out.print(table)
 
 
@@ -446,8 +500,9 @@ def failed_show(env: Env, entry_id: int, as_json: bool) -> None:
 @click.option("--since", type=TIME, help="With --all: only entries that last failed after T.")
 @ASYNC_OPTION
 @pass_env
-def failed_replay(env: Env, ids: tuple[int, ...], replay_all: bool, since: float | None,
-                  run_async: bool) -> None:
+def failed_replay(
+    env: Env, ids: tuple[int, ...], replay_all: bool, since: float | None, run_async: bool
+) -> None:
     """Redo the work of these entries from the store's current state (harmless to repeat)."""
     if bool(ids) == replay_all:
         fail("give entry ids, or --all (not both)")
@@ -462,14 +517,18 @@ def failed_replay(env: Env, ids: tuple[int, ...], replay_all: bool, since: float
         return
     for e in entries:
         what = ", ".join(map(str, e.entity_ids)) or "store-wide (pause lifted)"
-        env.out.print(f"replayed #{e.id} ({escape(e.task)}, store {escape(e.store_hash)}): "
-                      f"{escape(e.entity)} {escape(_short(what, 80))} marked dirty")
+        env.out.print(
+            f"replayed #{e.id} ({escape(e.task)}, store {escape(e.store_hash)}): "
+            f"{escape(e.entity)} {escape(_short(what, 80))} marked dirty"
+        )
     ok = True
     for sh in failures.stores_of(entries):
         store = env.settings.store(sh)
         if store is None:
-            env.err.print(f"[yellow]store {escape(sh)} is not configured here; its rows wait for a worker "
-                          "that has it.[/yellow]")
+            env.err.print(
+                f"[yellow]store {escape(sh)} is not configured here; its rows wait for a worker "
+                "that has it.[/yellow]"
+            )
             continue
         if run_async:
             _wake(env, sh)
@@ -521,8 +580,9 @@ def _client(store: StoreConfig):  # type: ignore[no-untyped-def]
 
 
 @hooks.command("register")
-@click.option("--destination", metavar="URL",
-              help="Callback URL (default: $PUBLIC_URL/webhooks/bigcommerce).")
+@click.option(
+    "--destination", metavar="URL", help="Callback URL (default: $PUBLIC_URL/webhooks/bigcommerce)."
+)
 @STORE_OPTION
 @pass_env
 def hooks_register(env: Env, destination: str | None, store_hash: str | None) -> None:
@@ -533,8 +593,10 @@ def hooks_register(env: Env, destination: str | None, store_hash: str | None) ->
     if not dest.startswith(("https://", "http://")):
         fail(f"--destination must be an http(s) URL, got {dest!r}")
     if not dest.startswith("https://"):
-        env.err.print("[yellow]BigCommerce only delivers to https on port 443; http works with the sandbox "
-                      "only.[/yellow]")
+        env.err.print(
+            "[yellow]BigCommerce only delivers to https on port 443; http works with the sandbox "
+            "only.[/yellow]"
+        )
     for store in env.stores(store_hash):
         actions = register_hooks(_client(store), store, dest)
         title = f"store {escape(store.store_hash)} → {escape(dest)}"
@@ -555,17 +617,30 @@ def hooks_list(env: Env, store_hash: str | None, as_json: bool) -> None:
     rows = []
     for store in env.stores(store_hash):
         for h in _client(store).list_hooks():
-            rows.append({"store": store.store_hash, "id": h.get("id"), "scope": h.get("scope"),
-                         "destination": h.get("destination"), "is_active": h.get("is_active"),
-                         "headers": sorted((h.get("headers") or {}).keys())})
+            rows.append(
+                {
+                    "store": store.store_hash,
+                    "id": h.get("id"),
+                    "scope": h.get("scope"),
+                    "destination": h.get("destination"),
+                    "is_active": h.get("is_active"),
+                    "headers": sorted((h.get("headers") or {}).keys()),
+                }
+            )
     if as_json:
         _print_json(env, rows)
         return
     table = Table("store", "id", "scope", "destination", "is_active", "headers", title=f"{len(rows)} hook(s)")
     for r in rows:
         active = "[green]yes[/green]" if r["is_active"] else "[red]NO[/red]"
-        table.add_row(escape(r["store"]), str(r["id"]), escape(str(r["scope"])),
-                      escape(str(r["destination"])), active, escape(", ".join(r["headers"])) or "—")
+        table.add_row(
+            escape(r["store"]),
+            str(r["id"]),
+            escape(str(r["scope"])),
+            escape(str(r["destination"])),
+            active,
+            escape(", ".join(r["headers"])) or "—",
+        )
     env.out.print(table)
 
 
@@ -580,14 +655,17 @@ def hooks_check(env: Env, store_hash: str | None) -> None:
         client = _client(store)
         revived = revive_hooks(client, store.store_hash)
         for h in revived:
-            env.out.print(f"store {escape(store.store_hash)}: re-activated hook {h.get('id')} "
-                          f"({escape(str(h.get('scope')))})")
+            env.out.print(
+                f"store {escape(store.store_hash)}: re-activated hook {h.get('id')} "
+                f"({escape(str(h.get('scope')))})"
+            )
         if not revived:
             env.out.print(f"store {escape(store.store_hash)}: no deactivated hooks")
         missing = [c.scope for c in hook_coverage(client.list_hooks()) if c.action != "ok"]
         if missing:
-            env.err.print(f"[yellow]no active hook for: {', '.join(missing)} — "
-                          "run bcsync hooks register[/yellow]")
+            env.err.print(
+                f"[yellow]no active hook for: {', '.join(missing)} — run bcsync hooks register[/yellow]"
+            )
 
 
 # --- storefront token ------------------------------------------------------------------------
@@ -599,15 +677,23 @@ def storefront_token() -> None:
 
 
 @storefront_token.command("create")
-@click.option("--channel-id", type=click.IntRange(min=1), required=True,
-              help="Channel id (1: the default storefront).")
+@click.option(
+    "--channel-id", type=click.IntRange(min=1), required=True, help="Channel id (1: the default storefront)."
+)
 @click.option("--expires-at", type=TIME, required=True, help="Expiry: unix seconds or ISO 8601.")
-@click.option("--cors-origin", "origins", multiple=True, required=True, metavar="URL",
-              help="Allowed CORS origin (once or twice).")
+@click.option(
+    "--cors-origin",
+    "origins",
+    multiple=True,
+    required=True,
+    metavar="URL",
+    help="Allowed CORS origin (once or twice).",
+)
 @STORE_OPTION
 @pass_env
-def storefront_token_create(env: Env, channel_id: int, expires_at: float, origins: tuple[str, ...],
-                            store_hash: str | None) -> None:
+def storefront_token_create(
+    env: Env, channel_id: int, expires_at: float, origins: tuple[str, ...], store_hash: str | None
+) -> None:
     """Create a storefront API token and print it."""
     if not 1 <= len(origins) <= 2:
         fail("give one or two --cors-origin")
@@ -633,8 +719,16 @@ def storefront_token_create(env: Env, channel_id: int, expires_at: float, origin
 @JSON_OPTION
 @click.option("--limit", default=50, show_default=True, help="Drift rows to show.")
 @pass_env
-def verify(env: Env, by_product: bool, ids: tuple[str, ...], verify_all: bool, fix: bool,
-           store_hash: str | None, as_json: bool, limit: int) -> None:
+def verify(
+    env: Env,
+    by_product: bool,
+    ids: tuple[str, ...],
+    verify_all: bool,
+    fix: bool,
+    store_hash: str | None,
+    as_json: bool,
+    limit: int,
+) -> None:
     """Read Ometria back and report drift from the store; exit 1 when drift remains."""
     from workers import verify as verifier
 
@@ -671,26 +765,43 @@ def verify(env: Env, by_product: bool, ids: tuple[str, ...], verify_all: bool, f
 
 
 def _drift_json(report) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    return {"store": report.store, "products": report.products, "records": report.records,
-            "ometria_records": report.ometria_records, "counts": report.counts(),
-            "drift": [{"record_id": d.record_id, "product_id": d.product_id, "kind": d.kind,
-                       "fields": {k: {"store": a, "ometria": b} for k, (a, b) in d.fields.items()}}
-                      for d in report.drift]}
+    return {
+        "store": report.store,
+        "products": report.products,
+        "records": report.records,
+        "ometria_records": report.ometria_records,
+        "counts": report.counts(),
+        "drift": [
+            {
+                "record_id": d.record_id,
+                "product_id": d.product_id,
+                "kind": d.kind,
+                "fields": {k: {"store": a, "ometria": b} for k, (a, b) in d.fields.items()},
+            }
+            for d in report.drift
+        ],
+    }
 
 
 def _print_drift(env: Env, report, limit: int) -> None:  # type: ignore[no-untyped-def]
     counts = report.counts()
-    summary = (f"store {escape(report.store)}: {report.products} product(s), "
-               f"{report.records} record(s) checked against {report.ometria_records} in Ometria")
+    summary = (
+        f"store {escape(report.store)}: {report.products} product(s), "
+        f"{report.records} record(s) checked against {report.ometria_records} in Ometria"
+    )
     if not report.drift:
         env.out.print(f"[green]{summary}: no drift[/green]")
         return
-    env.out.print(f"[red]{summary}: {len(report.drift)} drifting record(s)[/red] — "
-                  + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+    env.out.print(
+        f"[red]{summary}: {len(report.drift)} drifting record(s)[/red] — "
+        + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    )
     table = Table("record", "product", "drift", "fields (store → Ometria)")
     for d in report.drift[:limit]:
-        fields = "; ".join(f"{k}: {_short(json.dumps(a), 30)} → {_short(json.dumps(b), 30)}"
-                           for k, (a, b) in list(d.fields.items())[:4])
+        fields = "; ".join(
+            f"{k}: {_short(json.dumps(a), 30)} → {_short(json.dumps(b), 30)}"
+            for k, (a, b) in list(d.fields.items())[:4]
+        )
         table.add_row(escape(d.record_id), str(d.product_id), d.kind, escape(fields) or "—")
     env.out.print(table)
     if len(report.drift) > limit:
@@ -732,18 +843,33 @@ def status(env: Env, as_json: bool) -> None:
     if as_json:
         _print_json(env, data)
         return
-    table = Table("store", "dirty (products / categories)", "claimed", "waiting retry", "oldest dirty",
-                  "failed", "paused", "last sweep", "ledger (active)",
-                  title=f"bcsync status at {data['now']}")
+    table = Table(
+        "store",
+        "dirty (products / categories)",
+        "claimed",
+        "waiting retry",
+        "oldest dirty",
+        "failed",
+        "paused",
+        "last sweep",
+        "ledger (active)",
+        title=f"bcsync status at {data['now']}",
+    )
     for r in data["stores"]:
         paused = "[red]until " + r["paused_until"] + "[/red]" if r["paused"] else "no"
         if r["rate_limited"]:
             paused += " · rate-limited: " + ", ".join(r["rate_limited"])
-        table.add_row(escape(r["store"]), f"{r['dirty'].get(PRODUCT, 0)} / {r['dirty'].get(CATEGORY, 0)}",
-                      str(r["claimed"]), str(r["waiting_retry"]), _duration(r["oldest_dirty_age_s"]),
-                      f"[red]{r['failed']}[/red]" if r["failed"] else "0", paused,
-                      r["last_sweep_at"] or "never",
-                      f"{r['ledger_records']} ({r['ledger_active']})")
+        table.add_row(
+            escape(r["store"]),
+            f"{r['dirty'].get(PRODUCT, 0)} / {r['dirty'].get(CATEGORY, 0)}",
+            str(r["claimed"]),
+            str(r["waiting_retry"]),
+            _duration(r["oldest_dirty_age_s"]),
+            f"[red]{r['failed']}[/red]" if r["failed"] else "0",
+            paused,
+            r["last_sweep_at"] or "never",
+            f"{r['ledger_records']} ({r['ledger_active']})",
+        )
     env.out.print(table)
     for r in data["stores"]:
         if r["paused"] and r["pause_reason"]:
@@ -769,8 +895,9 @@ def db_upgrade(env: Env) -> None:
 # --- sandbox ---------------------------------------------------------------------------------
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-             add_help_option=False)
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def sandbox(args: tuple[str, ...]) -> None:
     """Run the simulated BigCommerce store and Ometria on loopback (--help for its options)."""
@@ -786,4 +913,3 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 __all__ = ["cli", "main"]
-

@@ -43,8 +43,6 @@ class Callback:
         return self.webhook_id[:128] if self.webhook_id is not None else None
 
 
-
-
 def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
     """Record a group with a connection of its own (tests, tools); the receiver uses a Recorder."""
     recorder = Recorder(url)
