@@ -5,7 +5,7 @@ and removed here), sharing nothing but the network:
     db        its own PostgreSQL cluster (initdb) and redis-server, on its own address
     sandbox   the simulated BigCommerce store + Ometria account
     web1/2    gunicorn consumer.wsgi:app (the Procfile's `web`), each the destination of part of
-              the store's hooks: product scopes to web1, sku and category scopes to web2
+              the store's hooks: product scopes to web1, inventory, sku and category scopes to web2
     worker1-3 celery -A workers.celery_app worker (the Procfile's `worker`)
     beat      celery -A workers.celery_app beat (the Procfile's `beat`)
     ctl       where this test stands (setns): the release step, `bcsync resync all`, and the checks
@@ -41,14 +41,10 @@ pytestmark = [pytest.mark.slow]
 
 WEBS = ("web1", "web2")
 WORKERS = ("worker1", "worker2", "worker3")
-PRODUCT_SCOPES = [
-    "store/product/created",
-    "store/product/updated",
-    "store/product/deleted",
+PRODUCT_SCOPES = ["store/product/created", "store/product/updated", "store/product/deleted"]
+OTHER_SCOPES = [
     "store/product/inventory/updated",
     "store/product/inventory/order/updated",
-]
-OTHER_SCOPES = [
     "store/sku/created",
     "store/sku/updated",
     "store/sku/deleted",
@@ -87,6 +83,10 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
     if reason:
         pytest.skip(f"simulated hosts unavailable: {reason}")
     started = time.monotonic()
+
+    def note(message: str) -> None:
+        print(f"[multi-host {time.monotonic() - started:5.1f}s] {message}", flush=True)
+
     with ExitStack() as ctx:
         net = ctx.enter_context(netns.Network())
         db = net.add("db")
@@ -135,6 +135,7 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
             )
             return deployment.env(base, PORT=str(netns.WEB_PORT), WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2")
 
+        note(f"hosts {', '.join(f'{h.name}={h.ip}' for h in net.hosts.values())}; db and sandbox up")
         # the release step, from the operator's machine, before anything else starts
         release = deployment.run(ctl, deployment.procfile["release"], env_for(ctl))
         assert release.returncode == 0, release.stdout + release.stderr
@@ -161,17 +162,19 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
             )
         assert all(h.ip != db.ip for h in [*webs, *workers, beat])
 
+        note("2 web, 3 worker and 1 beat host up")
         # first load into Ometria, as support would run it
         load = deployment.run(ctl, ["bcsync", "resync", "all"], env_for(ctl))
         assert load.returncode == 0, load.stdout + load.stderr
         _settle(client, database.url, 60, [*webs, *workers, beat])
         loaded_batches = {h.name: len(batches(h.log("worker"))) for h in workers}
 
+        note("catalogue loaded into Ometria; storm")
         client.config(latency_seconds=0.3)  # BigCommerce answers slowly: a batch has a middle
         fired_before = int(client.deliveries()["fired"])
         victim: netns.Host | None = None
         held_at_kill: set[str] = set()
-        with BackgroundStorm(client, callbacks=1600, products=300, chunk=40, every=0.5, seed=500) as storm:
+        with BackgroundStorm(client, callbacks=720, products=300, chunk=30, every=1.2, seed=500) as storm:
             # every worker host takes part
             netns.wait_for(
                 lambda: all(len(batches(h.log("worker"))) > loaded_batches[h.name] for h in workers),
@@ -193,12 +196,13 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
             assert victim is not None, "no worker host was caught in the middle of a batch"
             killed = victim.kill_everything(signal.SIGKILL)
             killed_at = time.monotonic()
+            note(f"SIGKILLed every process on {victim.name}: {killed}")
             assert not storm.done, "the storm had ended before the kill"
             victim_batches = batches(victim.log("worker"))
-            time.sleep(2)
+            time.sleep(4)  # the survivors' batches in hand end; a dead flush's rows stay claimed
+            orphaned = held_at_kill & claim_tokens(database.url)
             storm.wait(timeout=120)
-        # rows claimed by a flush that died keep their claim until the lease ends
-        orphaned = held_at_kill & claim_tokens(database.url)
+        note("storm over")
         client.config(latency_seconds=0.0)
         survivors = [h for h in workers if h is not victim]
         settle_seconds = _settle(client, database.url, 120, [*webs, *survivors, beat])
