@@ -363,6 +363,14 @@ def scaleout_rows(r: dict[str, Any]) -> list[Row]:
         ),
         (
             name,
+            "storm: callbacks all acknowledged after (s) (the sandbox delivering to 1 web host)",
+            _n(many["delivered_seconds"], 1),
+            _n(one["delivered_seconds"], 1),
+            "",
+            "",
+        ),
+        (
+            name,
             f"storm: batches flushed per worker host ({wn} hosts; a storm coalesces into batches of up "
             "to 1,000 products, so it keeps at most ceil(products / 1,000) hosts busy)",
             " / ".join(str(v) for v in batches.values()) or "—",

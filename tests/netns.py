@@ -105,6 +105,18 @@ def remove_leftovers() -> list[str]:
     return removed
 
 
+def root_namespace_state() -> dict[str, list[str]]:
+    """The root namespace's interfaces, its addresses on our subnet, and its routes."""
+    links = [
+        line.split(":")[1].strip() for line in _ip("-o", "link", "show", check=False).stdout.splitlines()
+    ]
+    addresses = [
+        line for line in _ip("-o", "addr", "show", check=False).stdout.splitlines() if f" {SUBNET}." in line
+    ]
+    routes = _ip("route", "show", "table", "all", check=False).stdout.splitlines()
+    return {"interfaces": links, "addresses": addresses, "routes": routes}
+
+
 def _ns_pids(ns: str) -> list[int]:
     out = _ip("netns", "pids", ns, check=False).stdout
     return [int(p) for p in out.split() if p.isdigit()]
@@ -251,6 +263,7 @@ class Network:
 
     def __init__(self) -> None:
         remove_leftovers()
+        self.root_before = root_namespace_state()
         self.tag = f"{PREFIX}{os.getpid()}x{uuid.uuid4().hex[:4]}"
         self.hosts: dict[str, Host] = {}
         self._namespaces: list[str] = []
@@ -293,10 +306,15 @@ class Network:
         self.hosts[name] = host
         return host
 
-    def interfaces_in_root(self) -> list[str]:
-        """Interfaces of the root namespace that are ours (must be none)."""
-        out = _ip("-o", "link", "show", check=False).stdout
-        return [line for line in out.splitlines() if self.tag in line]
+    def root_changes(self) -> dict[str, list[str]]:
+        """What differs in the root namespace since this network was made: interfaces, addresses on
+        the subnet, routes (must be nothing)."""
+        now = root_namespace_state()
+        return {
+            key: sorted(set(now[key]) ^ set(self.root_before[key]))
+            for key in now
+            if set(now[key]) != set(self.root_before[key])
+        }
 
     def close(self) -> None:
         for host in self.hosts.values():

@@ -68,6 +68,7 @@ def _scaleout(drift_one: int = 0) -> dict:
     def storm(quiet: float, drift: int, batches: dict) -> dict:
         return {
             "quiescence_seconds": quiet,
+            "delivered_seconds": quiet - 5,
             "drift_count": drift,
             "bc_calls": 40,
             "ometria_requests": 36,

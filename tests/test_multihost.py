@@ -160,7 +160,10 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
                 f"the worker on {host.name}",
                 proc=host.procs["worker"],
             )
-        assert all(h.ip != db.ip for h in [*webs, *workers, beat])
+        for host in [*webs, *workers, beat]:  # the clone's code runs, each process on its own host
+            for proc in host.procs.values():
+                assert Path(f"/proc/{proc.pid}/cwd").resolve() == deployment.root.resolve()
+                assert host.pids() and proc.pid in host.pids()
 
         note("2 web, 3 worker and 1 beat host up")
         # first load into Ometria, as support would run it
@@ -233,10 +236,14 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
         assert victim.pids() == [] and len(killed) >= 3  # celery's main process and its 2 pool processes
         assert orphaned, "the kill caught no batch in the middle (nothing held when it died)"
         assert all(count > 0 for count in per_web.values()), per_web
+        assert sum(per_web.values()) == int(deliveries["delivered"])  # each delivery reached one web host
+        assert net.root_changes() == {}  # all of it lives in the namespaces
         assert all(status.startswith("2") for status in deliveries["by_status"]), deliveries["by_status"]
         assert time.monotonic() - killed_at < 150
-    # the network is gone: no namespace, veth or bridge of it left, nothing ever in the root namespace
-    assert net.leftovers() == [] and net.interfaces_in_root() == []
+    # the network is gone: no namespace of it left, and the root namespace is as it was
+    assert net.leftovers() == []
+    assert net.root_changes() == {}
+    assert not database.data_dir.exists()
 
 
 def _healthy(url: str) -> bool:
