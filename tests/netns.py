@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,7 @@ def unavailable() -> str | None:
         return "network namespaces need Linux"
     if os.geteuid() != 0:
         return "network namespaces and veth pairs need root"
-    for tool in ("ip", "unshare", "setpriv"):
+    for tool in ("ip", "ss", "unshare", "setpriv", "git"):
         if shutil.which(tool) is None:
             return f"`{tool}` is not installed"
     probe = f"{PREFIX}{os.getpid()}probe"
@@ -140,11 +141,17 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
+def _current_namespace() -> int:
+    """An fd of the calling thread's network namespace."""
+    return os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+
+
 @contextlib.contextmanager
 def _thread_in_namespace(path: str) -> Iterator[None]:
-    """setns(2) the calling thread into the network namespace at `path`; back on the way out."""
+    """setns(2) the calling thread into the network namespace at `path` (a /run/netns/ name or a
+    /proc/self/fd/ link); back on the way out."""
     libc = _libc()
-    back = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    back = _current_namespace()
     target = os.open(path, os.O_RDONLY)
     try:
         if libc.setns(target, CLONE_NEWNET) != 0:
@@ -263,6 +270,8 @@ class Network:
 
     def __init__(self) -> None:
         remove_leftovers()
+        self._root = _current_namespace()  # where this process stood: what must stay untouched
+        weakref.finalize(self, os.close, self._root)
         self.root_before = root_namespace_state()
         self.tag = f"{PREFIX}{os.getpid()}x{uuid.uuid4().hex[:4]}"
         self.hosts: dict[str, Host] = {}
@@ -309,7 +318,8 @@ class Network:
     def root_changes(self) -> dict[str, list[str]]:
         """What differs in the root namespace since this network was made: interfaces, addresses on
         the subnet, routes (must be nothing)."""
-        now = root_namespace_state()
+        with _thread_in_namespace(f"/proc/self/fd/{self._root}"):
+            now = root_namespace_state()
         return {
             key: sorted(set(now[key]) ^ set(self.root_before[key]))
             for key in now

@@ -240,6 +240,7 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
         assert net.root_changes() == {}  # all of it lives in the namespaces
         assert all(status.startswith("2") for status in deliveries["by_status"]), deliveries["by_status"]
         assert time.monotonic() - killed_at < 150
+    note("processes stopped, database removed, network removed")
     # the network is gone: no namespace of it left, and the root namespace is as it was
     assert net.leftovers() == []
     assert net.root_changes() == {}
