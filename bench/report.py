@@ -371,6 +371,15 @@ def scaleout_rows(r: dict[str, Any]) -> list[Row]:
         ),
         (
             name,
+            "storm: from the last acknowledgement to quiescence (s): debounce, fetches, and Ometria "
+            "pushes at the shared OMETRIA_PUSH_RATE",
+            _n(_after_ack(many), 1),
+            _n(_after_ack(one), 1),
+            "",
+            "",
+        ),
+        (
+            name,
             f"storm: batches flushed per worker host ({wn} hosts; a storm coalesces into batches of up "
             "to 1,000 products, so it keeps at most ceil(products / 1,000) hosts busy)",
             " / ".join(str(v) for v in batches.values()) or "—",
@@ -419,6 +428,11 @@ def scaleout_rows(r: dict[str, Any]) -> list[Row]:
             _verdict(webn["non_2xx"] == 0 and web1["non_2xx"] == 0),
         ),
     ]
+
+
+def _after_ack(storm: dict[str, Any]) -> float | None:
+    quiet, acked = storm.get("quiescence_seconds"), storm.get("delivered_seconds")
+    return None if quiet is None or acked is None else max(0.0, quiet - acked)
 
 
 BUILDERS = {

@@ -103,6 +103,11 @@ def remove_leftovers() -> list[str]:
         _kill_namespace(name)
         _ip("netns", "del", name, check=False)
         removed.append(name)
+    for path in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-pg-*"):
+        m = re.match(rf"^{PREFIX}(\d+)-pg-", path.name)
+        if m and not Path(f"/proc/{m.group(1)}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
     return removed
 
 
@@ -277,13 +282,17 @@ class Network:
         self.hosts: dict[str, Host] = {}
         self._namespaces: list[str] = []
         self._bridge_ns = f"{self.tag}-bridge"
-        self._add_namespace(self._bridge_ns)
-        _ip("-n", self._bridge_ns, "link", "add", "br0", "type", "bridge")
-        _ip("-n", self._bridge_ns, "link", "set", "br0", "up")
+        try:
+            self._add_namespace(self._bridge_ns)
+            _ip("-n", self._bridge_ns, "link", "add", "br0", "type", "bridge")
+            _ip("-n", self._bridge_ns, "link", "set", "br0", "up")
+        except BaseException:
+            self.close()
+            raise
 
     def _add_namespace(self, ns: str) -> None:
+        self._namespaces.append(ns)  # first: close() removes it even if the rest fails
         _ip("netns", "add", ns)
-        self._namespaces.append(ns)
         _ip("-n", ns, "link", "set", "lo", "up")
 
     def add(self, name: str) -> Host:
@@ -409,7 +418,7 @@ def start_database_host(host: Host, work: Path) -> Database:
     bindir = postgres_bin()
     assert bindir is not None, missing_services()
     pg = pwd.getpwnam("postgres")
-    data = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-pg-"))
+    data = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-pg-"))
     os.chown(data, pg.pw_uid, pg.pw_gid)
     as_postgres = ["setpriv", f"--reuid={pg.pw_uid}", f"--regid={pg.pw_gid}", "--init-groups", "--"]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(data)}

@@ -105,6 +105,7 @@ def test_scaleout_rows_show_both_sizes_side_by_side() -> None:
     assert quiet[2:4] == ("40.0", "50.0; speed-up 1.25 x")
     assert rows["ingest: webhooks/s, 2 vs 1 web host(s)"][2:4] == ("420", "300; speed-up 1.40 x")
     assert rows["storm: batches flushed per worker host"][2:4] == ("1 / 1 / 0", "2 on 1 host")
+    assert rows["storm: from the last acknowledgement to quiescence"][2:4] == ("5.0", "5.0")
     assert "every figure meets its target" in render({"scaleout": _scaleout()}, MACHINE)
 
 
