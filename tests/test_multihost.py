@@ -236,6 +236,8 @@ def test_scale_out_over_simulated_hosts(tmp_path: Path) -> None:
         assert victim.pids() == [] and len(killed) >= 3  # celery's main process and its 2 pool processes
         assert orphaned, "the kill caught no batch in the middle (nothing held when it died)"
         assert all(count > 0 for count in per_web.values()), per_web
+        assert "Sending due task sweep-dirty" in beat.log("beat")  # beat, on its host, drives the sweep
+        assert any("Task workers.tasks.sweep_dirty[" in h.log("worker") for h in workers)
         assert sum(per_web.values()) == int(deliveries["delivered"])  # each delivery reached one web host
         assert net.root_changes() == {}  # all of it lives in the namespaces
         assert all(status.startswith("2") for status in deliveries["by_status"]), deliveries["by_status"]
