@@ -380,8 +380,8 @@ def scaleout_rows(r: dict[str, Any]) -> list[Row]:
         ),
         (
             name,
-            f"storm: batches flushed per worker host ({wn} hosts; a storm coalesces into batches of up "
-            "to 1,000 products, so it keeps at most ceil(products / 1,000) hosts busy)",
+            f"storm: batches flushed per worker host ({wn} hosts; a storm is flushed once quiet, or "
+            "after SYNC_MAX_WAIT_SECONDS, in batches of up to 1,000 products)",
             " / ".join(str(v) for v in batches.values()) or "—",
             f"{sum(one.get('batches_per_worker', {}).values())} on 1 host",
             "",
@@ -416,6 +416,17 @@ def scaleout_rows(r: dict[str, Any]) -> list[Row]:
             "ingest: ack latency p50 / p99 (ms)",
             f"{_n(webn['p50_ms'], 1)} / {_n(webn['p99_ms'], 1)}",
             f"{_n(web1['p50_ms'], 1)} / {_n(web1['p99_ms'], 1)}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "machine load average (1 min) as each case began: the hosts share the cores with whatever "
+            "else runs",
+            f"storm {_n(many.get('load_average'), 1)}, ingest "
+            + ", ".join(_n(x.get("load_average"), 1) for x in webn.get("rounds", [])),
+            f"storm {_n(one.get('load_average'), 1)}, ingest "
+            + ", ".join(_n(x.get("load_average"), 1) for x in web1.get("rounds", [])),
             "",
             "",
         ),
