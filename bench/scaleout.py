@@ -123,9 +123,8 @@ class Cluster:
         )
 
     def start_workers(self, hosts: list[netns.Host], concurrency: int) -> None:
-        ready = {
-            h.name: h.log("worker").count(" ready.") for h in hosts
-        }  # a host's log may go on from a stop
+        # a host's log goes on across a stop and a start: wait for one more "ready" than before
+        ready = {h.name: h.log("worker").count(" ready.") for h in hosts}
         for host in hosts:
             self.deployment.start(
                 host, "worker", self.env(host, WORKER_CONCURRENCY=str(concurrency)), self.var
