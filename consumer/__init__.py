@@ -12,12 +12,13 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask
 
-from consumer import health, metrics, webhooks
+from consumer import health, metrics
 from consumer.errors import register_error_handlers
 from consumer.runtime import attach_runtime
-from workers.observability import init_observability
+from consumer.webhooks import views as webhooks
+from workers.ops.observability import init_observability
 from workers.settings import Settings, check_webhook_auth, get_settings
-from workers.wake import publish_flush
+from workers.tasks.wake import publish_flush
 
 
 def create_app(settings: Settings | None = None, *, publish: Callable[[str], None] | None = None) -> Flask:
@@ -46,7 +47,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _admin_blueprints() -> list[Blueprint]:
-    """The admin API and page (consumer/admin.py, owned separately) expose `blueprint` when present."""
+    """The admin API and page (consumer/admin/, owned separately) expose `blueprint` when present."""
     if importlib.util.find_spec("consumer.admin") is None:
         return []
     admin = importlib.import_module("consumer.admin")

@@ -29,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from consumer.runtime import current_runtime
-from workers.storage import dirty_counts, session_scope
+from workers.store.storage import dirty_counts, session_scope
 
 log = logging.getLogger(__name__)
 

@@ -146,7 +146,7 @@ def default_database_url(var_dir: Path) -> str:
 
 
 def default_broker_url() -> str:
-    # kombu's file-backed transport; its folders are set in workers.celery_app beside the database
+    # kombu's file-backed transport; its folders are set in workers.tasks.app beside the database
     return "filesystem://"
 
 
