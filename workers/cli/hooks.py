@@ -25,7 +25,7 @@ def hooks_register(env: Env, destination: str | None, store_hash: str | None) ->
     """Create (or update / re-activate) a hook for every handled scope. Idempotent."""
     from workers.sync.hooks import default_destination, register_hooks
 
-    dest = destination.strip() if destination else default_destination()
+    dest = destination.strip() if destination else default_destination(env.settings.public_url)
     if not dest.startswith(("https://", "http://")):
         fail(f"--destination must be an http(s) URL, got {dest!r}")
     if not dest.startswith("https://"):

@@ -8,7 +8,6 @@ which redact what servers echo.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -228,7 +227,7 @@ def check_ometria(store: StoreConfig) -> list[Check]:
 
 def run_checks(settings: Settings) -> list[Check]:
     out = check_configuration(settings) + check_database(settings) + check_broker(settings)
-    public = os.environ.get("PUBLIC_URL", "").strip()
+    public = settings.public_url.strip()
     destination = hookmod.default_destination(public) if public else None
     for store in settings.stores.values():
         out += check_bigcommerce(store, destination)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import sys
 from urllib.parse import unquote, urlsplit
 
@@ -39,14 +38,14 @@ def secrets_to_hide(settings: Settings) -> list[str]:
     return secrets
 
 
-def configure_logging(component: str) -> None:
+def configure_logging(component: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     if root.handlers:  # gunicorn, celery, pytest or the caller configured logging already
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT.format(component=component)))
     root.addHandler(handler)
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    root.setLevel(level.upper())
 
 
 def init_sentry(settings: Settings, component: str) -> None:
@@ -60,13 +59,13 @@ def init_sentry(settings: Settings, component: str) -> None:
         send_default_pii=False,
         include_local_variables=False,  # a frame's locals may hold a secret Sentry would truncate
         max_request_body_size="never",
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        environment=settings.sentry_environment,
     )
     sentry_sdk.set_tag("component", component)
 
 
 def init_observability(settings: Settings, component: str) -> None:
-    configure_logging(component)
+    configure_logging(component, settings.log_level)
     install_log_redaction(secrets_to_hide(settings))
     if settings.sentry_dsn:
         init_sentry(settings, component)

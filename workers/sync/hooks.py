@@ -9,7 +9,6 @@ GET /v3/hooks, so "register" updates what exists instead of creating duplicates.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +45,9 @@ class HookAction:
     destination: str = ""
 
 
-def default_destination(public_url: str | None = None) -> str:
-    """`PUBLIC_URL` + /webhooks/bigcommerce; ConfigError when no URL is known."""
-    base = (public_url if public_url is not None else os.environ.get("PUBLIC_URL", "")).strip()
+def default_destination(public_url: str) -> str:
+    """`PUBLIC_URL` (Settings.public_url) + /webhooks/bigcommerce; ConfigError when no URL is known."""
+    base = public_url.strip()
     if not base:
         raise ConfigError(
             "no webhook destination: pass --destination URL or set PUBLIC_URL "
