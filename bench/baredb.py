@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 from sqlalchemy.engine import make_url
 
 from workers.settings import get_settings
-from workers.storage import postgres_url
+from workers.store.storage import postgres_url
 
 app = Flask(__name__)
 _local = threading.local()

@@ -84,7 +84,7 @@ def fresh_database() -> Iterator[str]:
     from sqlalchemy import create_engine, text
 
     from tests.services import PG_ADMIN_URL
-    from workers.storage import get_engine
+    from workers.store.storage import get_engine
 
     name = f"bcsync_bench_{uuid.uuid4().hex[:10]}"
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from consumer.group_commit import GroupCommit
+from consumer.webhooks.group_commit import GroupCommit
 from consumer.wsgi import app
-from workers.intake import Callback
+from workers.store.intake import Callback
 
 
 def _write(callbacks: Sequence[Callback]) -> list[bool]:

@@ -6,8 +6,8 @@ The sandbox runs the "unlimited" plan and its Ometria accepts any push rate, and
 raised to match, so the run measures the service rather than the quotas; the table converts the counts
 into what the real quotas would cost: the Standard plan (150 calls per 30 s) and Ometria at 4 requests/s.
 
-Mapping throughput: workers.mapping.map_product + workers.fingerprint.fingerprint over every product,
-as the API returns them (JSON round trip), in one process: products per CPU-second of one core.
+Mapping throughput: workers.domain.mapping.map_product + workers.domain.fingerprint.fingerprint over every
+product, as the API returns them (JSON round trip), in one process: products per CPU-second of one core.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from sandbox.catalog import Store
 from sandbox.client import SandboxClient
 from sandbox.server import start_sandbox
 from tests.harness import service_env
-from workers.fingerprint import fingerprint
-from workers.mapping import MappingContext, default_store_id, map_product
+from workers.domain.fingerprint import fingerprint
+from workers.domain.mapping import MappingContext, default_store_id, map_product
 
 FULL_PRODUCTS, QUICK_PRODUCTS = 100_000, 2_000
 PUSH_RATE = 10_000  # requests per second: not a limit at all on loopback

@@ -21,8 +21,8 @@ from bench.common import Backend, backend, say
 from sandbox.client import SandboxClient
 from sandbox.server import Sandbox, start_sandbox
 from tests.harness import Stack, drift, expected_records, service_env
-from workers import storage
-from workers.storage import session_scope
+from workers.store import storage
+from workers.store.storage import session_scope
 
 
 @dataclass

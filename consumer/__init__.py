@@ -12,12 +12,13 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask
 
-from consumer import health, metrics, webhooks
+from consumer import health, metrics
 from consumer.errors import register_error_handlers
 from consumer.runtime import attach_runtime
-from workers.observability import init_observability
+from consumer.webhooks import views as webhook_views
+from workers.ops.observability import init_observability
 from workers.settings import Settings, check_webhook_auth, get_settings
-from workers.wake import publish_flush
+from workers.tasks.wake import publish_flush
 
 
 def create_app(settings: Settings | None = None, *, publish: Callable[[str], None] | None = None) -> Flask:
@@ -35,18 +36,18 @@ def create_app(settings: Settings | None = None, *, publish: Callable[[str], Non
 
 def configure(app: Flask) -> None:
     # One byte over the limit so that a body of exactly 64 KiB can be read to its end;
-    # webhooks.read_body refuses anything over MAX_BODY itself, whatever Content-Length says.
-    app.config["MAX_CONTENT_LENGTH"] = webhooks.MAX_BODY + 1
+    # consumer.webhooks.views.read_body refuses anything over MAX_BODY itself, whatever Content-Length says.
+    app.config["MAX_CONTENT_LENGTH"] = webhook_views.MAX_BODY + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
 
 def register_blueprints(app: Flask) -> None:
-    for blueprint in (webhooks.blueprint, health.blueprint, metrics.blueprint, *_admin_blueprints()):
+    for blueprint in (webhook_views.blueprint, health.blueprint, metrics.blueprint, *_admin_blueprints()):
         app.register_blueprint(blueprint)
 
 
 def _admin_blueprints() -> list[Blueprint]:
-    """The admin API and page (consumer/admin.py, owned separately) expose `blueprint` when present."""
+    """The admin API and page (consumer/admin/, owned separately) expose `blueprint` when present."""
     if importlib.util.find_spec("consumer.admin") is None:
         return []
     admin = importlib.import_module("consumer.admin")

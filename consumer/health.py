@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify
 
 from consumer.runtime import Runtime, current_runtime
 from workers.settings import Settings
-from workers.storage import ping
+from workers.store.storage import ping
 
 log = logging.getLogger(__name__)
 

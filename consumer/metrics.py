@@ -12,7 +12,6 @@ exposition then sums every process's files (prometheus-client's multiprocess mod
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 
 from flask import Blueprint, Response
@@ -29,7 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from consumer.runtime import current_runtime
-from workers.storage import dirty_counts, session_scope
+from workers.store.storage import dirty_counts, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class DirtyRowsCollector(Collector):
 
 
 def _process_registry() -> CollectorRegistry:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if current_runtime().settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return registry

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from consumer.auth import Authenticator
-from consumer.group_commit import GroupCommit, group_commit_for
-from workers.migrate import upgrade
+from consumer.webhooks.auth import Authenticator
+from consumer.webhooks.group_commit import GroupCommit, group_commit_for
 from workers.settings import Settings
-from workers.wake import Waker
+from workers.store.migrate import upgrade
+from workers.tasks.wake import Waker
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.services import fresh_pg_database
-from workers.migrate import upgrade
+from workers.store.migrate import upgrade
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def db_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
         upgrade(url)
         return url
     url = request.getfixturevalue("pg_url")
-    from workers.storage import Base, session_scope
+    from workers.store.storage import Base, session_scope
 
     with session_scope(url) as s:  # the session database is shared: start each test empty
         for table in reversed(Base.metadata.sorted_tables):

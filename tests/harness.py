@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workers import settings as S
-from workers.mapping import MappingContext, deactivation, default_store_id, map_product
+from workers.domain.mapping import MappingContext, deactivation, default_store_id, map_product
 from workers.settings import Settings, StoreConfig
 
 BIN = Path(sys.executable).parent
@@ -220,7 +220,7 @@ def _ok(requests: Any, url: str) -> bool:
 
 
 def expected_records(snapshot: dict, store_id: str = "") -> dict[str, dict]:
-    """The Ometria records the store's current state maps to (DESIGN.md's table, workers.mapping)."""
+    """The Ometria records the store's current state maps to (DESIGN.md's table, workers.domain.mapping)."""
     site = str(snapshot["site_url"]).rstrip("/")
     ctx = MappingContext(
         currency=snapshot["currency"],

@@ -29,9 +29,9 @@ from sandbox.client import SandboxClient
 from sandbox.server import Sandbox, start_sandbox
 from tests.harness import Stack, drift, expected_records, service_env, wait_until
 from tests.services import fresh_pg_database, rabbit_url, reachable, redis_url
-from workers import storage
-from workers.migrate import upgrade
-from workers.storage import Dirty, FailedTask, session_scope
+from workers.store import storage
+from workers.store.migrate import upgrade
+from workers.store.storage import Dirty, FailedTask, session_scope
 
 REPO = Path(__file__).resolve().parents[1]
 RESTART_TIMEOUT = 60.0

@@ -49,7 +49,7 @@ def fresh_pg_database() -> Iterator[str]:
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        from workers.storage import get_engine
+        from workers.store.storage import get_engine
 
         get_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}").dispose()  # close our pool before the drop
         for attempt in range(3):  # a test that restarts PostgreSQL may have just cut this connection

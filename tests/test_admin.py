@@ -18,7 +18,15 @@ from sqlalchemy import select
 from consumer import create_app
 from consumer.admin import COOKIE, admin_bp
 from workers.settings import Settings, StoreConfig
-from workers.storage import CATEGORY, PRODUCT, Dirty, FailedTask, StoreState, record_failure, session_scope
+from workers.store.storage import (
+    CATEGORY,
+    PRODUCT,
+    Dirty,
+    FailedTask,
+    StoreState,
+    record_failure,
+    session_scope,
+)
 
 ADMIN_TOKEN = "admin-token-9f2c61d4e8b7a5"
 STORE = StoreConfig(
@@ -90,7 +98,8 @@ def admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
         app=app, client=app.test_client(), db=app.extensions["bcsync"].settings.database_url, woken=woken
     )
     monkeypatch.setattr(
-        "consumer.admin._enqueue_resync_all", lambda store, dry_run: result.enqueued.append((store, dry_run))
+        "consumer.admin.actions.enqueue_resync_all",
+        lambda store, dry_run: result.enqueued.append((store, dry_run)),
     )
     yield result
 
@@ -206,7 +215,7 @@ def test_bearer_header_opens_the_page_too(admin: Admin) -> None:
 def test_status_reports_dirty_failed_pause_and_ledger(admin: Admin) -> None:
     now = time.time()
     with session_scope(admin.db) as s:
-        from workers import storage
+        from workers.store import storage
 
         storage.mark_dirty(s, "shop1", PRODUCT, [1, 2, 3], now=now - 30)
         storage.mark_dirty(s, "shop1", CATEGORY, [7], now=now - 5)

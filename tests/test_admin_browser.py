@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from consumer import create_app
 from consumer.admin import admin_bp
 from workers.settings import Settings, StoreConfig
-from workers.storage import PRODUCT, Dirty, FailedTask, record_failure, session_scope
+from workers.store.storage import PRODUCT, Dirty, FailedTask, record_failure, session_scope
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from bench.common import REPO
 from tests.harness import service_env
-from workers import storage
-from workers.storage import session_scope
+from workers.store import storage
+from workers.store.storage import session_scope
 
 pytestmark = pytest.mark.services
 

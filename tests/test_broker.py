@@ -1,4 +1,4 @@
-"""The embedded file broker (workers.broker.FilesystemTransport): a message file is visible only once
+"""The embedded file broker (workers.tasks.broker.FilesystemTransport): a message file is visible only once
 complete, and one that cannot be read (empty, truncated) is set aside instead of killing the worker.
 The Redis side (a worker surviving Redis restarts) is in tests/test_reliability.py."""
 
@@ -17,9 +17,9 @@ from kombu import Connection
 from kombu.simple import SimpleQueue
 
 from tests.harness import Stack, service_env, wait_until
-from workers.broker import PARTIAL_SUFFIX, FilesystemChannel
-from workers.celery_app import make_celery
 from workers.settings import Settings, broker_folder
+from workers.tasks.app import make_celery
+from workers.tasks.broker import PARTIAL_SUFFIX, FilesystemChannel
 
 
 def _settings(tmp_path: Path) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 
-from workers.budget import SharedBudget, ometria_budget
+from workers.clients.budget import SharedBudget, ometria_budget
 
 
 def _acquire_in_another_process(db_url: str, out: mp.Queue) -> None:

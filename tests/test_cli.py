@@ -22,11 +22,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from sandbox.server import Sandbox, start_sandbox
-from workers import storage
 from workers.cli import cli
-from workers.hooks import HANDLED_SCOPES
-from workers.migrate import upgrade
-from workers.storage import CATEGORY, PRODUCT, Dirty, FailedTask, Ledger, session_scope
+from workers.store import storage
+from workers.store.migrate import upgrade
+from workers.store.storage import CATEGORY, PRODUCT, Dirty, FailedTask, Ledger, session_scope
+from workers.sync.hooks import HANDLED_SCOPES
 
 BCSYNC = Path(sys.executable).parent / "bcsync"
 

@@ -22,10 +22,10 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from workers.bigcommerce import PLATFORM_BACKOFF, BigCommerceClient, CategoryTree
-from workers.errors import ConfigurationError, PermanentError, SyncError, TransientError
-from workers.mapping import MappingContext, map_product
-from workers.ometria import MAX_RECORD_BYTES, OmetriaClient, PushResult, RecordTooLargeError
+from workers.clients.bigcommerce import PLATFORM_BACKOFF, BigCommerceClient, CategoryTree
+from workers.clients.ometria import MAX_RECORD_BYTES, OmetriaClient, PushResult, RecordTooLargeError
+from workers.domain.errors import ConfigurationError, PermanentError, SyncError, TransientError
+from workers.domain.mapping import MappingContext, map_product
 from workers.settings import StoreConfig
 
 TOKEN = "bc-secret-token-5f1e2d"

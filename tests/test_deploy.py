@@ -27,7 +27,7 @@ from sandbox.server import Sandbox, start_sandbox
 from tests.harness import free_port, wait_until
 from tests.services import fresh_pg_database, redis_url
 from workers import settings as S
-from workers.storage import BeatRun, session_scope
+from workers.store.storage import BeatRun, session_scope
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -17,8 +17,8 @@ import pytest
 from sandbox.server import start_sandbox
 from tests.harness import Stack, drift, expected_records, service_env, wait_until
 from tests.services import fresh_pg_database, rabbit_url, redis_url
-from workers import storage
-from workers.storage import session_scope
+from workers.store import storage
+from workers.store.storage import session_scope
 
 pytestmark = pytest.mark.services
 

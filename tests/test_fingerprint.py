@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.fingerprint import canonical_json, changed, fingerprint
-from workers.mapping import MappingContext, map_product
+from workers.domain.fingerprint import canonical_json, changed, fingerprint
+from workers.domain.mapping import MappingContext, map_product
 
 
 def record(**overrides: Any) -> dict[str, Any]:

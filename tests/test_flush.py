@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sandbox.server import Sandbox, start_sandbox
 from tests.harness import drift, expected_records, sandbox_settings
 from workers import settings as S
-from workers import storage
-from workers.failures import list_failed, replay
-from workers.flush import Syncer, drain
-from workers.migrate import upgrade
-from workers.storage import CATEGORY, PRODUCT, session_scope
+from workers.store import storage
+from workers.store.failures import list_failed, replay
+from workers.store.migrate import upgrade
+from workers.store.storage import CATEGORY, PRODUCT, session_scope
+from workers.sync.flush import Syncer, drain
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from consumer.group_commit import GroupCommit
-from workers import storage
-from workers.intake import Callback, record_callbacks
-from workers.storage import PRODUCT, session_scope
+from consumer.webhooks.group_commit import GroupCommit
+from workers.store import storage
+from workers.store.intake import Callback, record_callbacks
+from workers.store.storage import PRODUCT, session_scope
 
 
 def test_concurrent_callbacks_share_commits_and_all_are_recorded(db_url: str) -> None:
@@ -108,7 +108,7 @@ def test_one_group_mixing_new_replayed_and_unsigned_callbacks(db_url: str) -> No
 def test_the_recorder_replaces_a_connection_the_server_dropped(pg_url: str) -> None:
     from sqlalchemy import text
 
-    from workers.intake import Recorder
+    from workers.store.intake import Recorder
 
     recorder = Recorder(pg_url)
     try:
@@ -125,7 +125,7 @@ def test_the_recorder_replaces_a_connection_the_server_dropped(pg_url: str) -> N
 
 
 def test_a_database_that_is_down_surfaces_as_an_operational_error() -> None:
-    from workers.intake import Recorder
+    from workers.store.intake import Recorder
 
     recorder = Recorder("postgresql://postgres@127.0.0.1:9/nowhere")
     with pytest.raises(OperationalError):
@@ -135,7 +135,7 @@ def test_a_database_that_is_down_surfaces_as_an_operational_error() -> None:
 def test_a_request_whose_commit_never_comes_times_out_and_leaves_nothing_queued(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from consumer import group_commit
+    from consumer.webhooks import group_commit
 
     release = threading.Event()
 

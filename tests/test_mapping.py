@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.reference import openapi_spec
-from workers.fingerprint import fingerprint
-from workers.mapping import (
+from workers.domain.fingerprint import fingerprint
+from workers.domain.mapping import (
     LISTING_FIELDS,
     PARENT_FIELDS,
     VARIANT_FIELDS,

@@ -53,12 +53,12 @@ from tests.reliability_helpers import (
     write_json,
 )
 from tests.services import fresh_pg_database, redis_url
-from workers import storage
-from workers.celery_app import make_celery
-from workers.flush import Syncer
-from workers.migrate import upgrade
 from workers.settings import Settings
-from workers.storage import session_scope
+from workers.store import storage
+from workers.store.migrate import upgrade
+from workers.store.storage import session_scope
+from workers.sync.flush import Syncer
+from workers.tasks.app import make_celery
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
@@ -69,7 +69,7 @@ RESTART_ALLOWANCE = {"redis": 0.5, "rabbitmq": 4.0}  # `rabbitmqctl start_app` t
 POSTGRES_DOWN_SECONDS = 8.0
 RECONCILE_SECONDS = 10.0  # the date_modified sweep's interval in the lost-callbacks case
 SWEEP_GRACE_SECONDS = 10.0  # after the sweep marks products dirty: one flush of them
-FLAKY_SETTLE_SECONDS = 180.0  # per-product exponential back-off (workers.flush.backoff) at 20 % faults
+FLAKY_SETTLE_SECONDS = 180.0  # per-product exponential back-off (workers.sync.flush.backoff) at 20 % faults
 RESULTS: list[CaseResult] = []
 
 
@@ -280,7 +280,7 @@ def test_worker_survives_redis_restarts_holding_unacked_messages(tmp_path: Path)
     """Redis restarted (twice) under a real worker that holds unacknowledged messages at that moment:
     countdown wake-ups waiting in the worker and a flush in flight (late acks). celery 5.7.0 /
     kombu 5.7.0 then died with "Unrecoverable error: AttributeError('NoneType' object has no
-    attribute 'hostname')" while cleaning up the lost connection (workers.broker.Consumer). The same
+    attribute 'hostname')" while cleaning up the lost connection (workers.tasks.broker.Consumer). The same
     worker process must reconnect, finish the flush it was running, and run a task published after
     Redis is back."""
     with start_sandbox(products=20, seed=5, plan="pro") as sb, fresh_pg_database() as db:

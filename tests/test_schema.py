@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from workers.storage import Base, get_engine
+from workers.store.storage import Base, get_engine
 
 
 def test_migrations_match_the_models(db_url: str) -> None:

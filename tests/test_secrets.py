@@ -27,9 +27,9 @@ from werkzeug.wrappers import Request, Response
 
 from consumer import create_app
 from tests.test_webhooks import Receiver, new_secret, sign, store_config
-from workers.redact import install_log_redaction, redact, scrub_event
+from workers.ops.redact import install_log_redaction, redact, scrub_event
 from workers.settings import Settings
-from workers.storage import session_scope
+from workers.store.storage import session_scope
 
 
 class SentryInbox:

@@ -98,3 +98,99 @@ def test_a_store_without_any_webhook_secret_refuses_to_start(monkeypatch: pytest
     monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", "abc123")
     with pytest.raises(ConfigError, match="WEBHOOK_SECRET or BIGCOMMERCE_CLIENT_SECRET"):
         check_webhook_auth(load_settings())
+
+
+NUMERIC = {  # every numeric variable, with a value that is not one
+    "SYNC_DEBOUNCE_SECONDS": "2s",
+    "SYNC_LEASE_SECONDS": "two minutes",
+    "SYNC_MAX_WAIT_SECONDS": "30 s",
+    "SYNC_SWEEP_SECONDS": "",
+    "SYNC_RECONCILE_SECONDS": "5m",
+    "SYNC_HOOKS_CHECK_SECONDS": "15min",
+    "SYNC_ERRORS_SECONDS": "300,0",
+    "OMETRIA_PUSH_RATE": "4/s",
+    "BIGCOMMERCE_CHANNEL_ID": "1.5",
+    "BIGCOMMERCE_RATE_RESERVE": "ten",
+}
+
+
+@pytest.mark.parametrize("store_hash", ["", "abc123"], ids=["sandbox", "one-store"])
+@pytest.mark.parametrize(("name", "value"), sorted(NUMERIC.items()))
+def test_a_bad_number_is_a_one_line_error_naming_the_variable_and_its_value(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, store_hash: str
+) -> None:
+    monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", store_hash)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert f"{name}={value!r}" in message and "\n" not in message
+
+
+def test_a_bad_number_in_the_dotenv_file_is_named_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text("SYNC_DEBOUNCE_SECONDS=soon\n")
+    monkeypatch.setenv("BCSYNC_ENV_FILE", str(env))
+    with pytest.raises(ConfigError, match="SYNC_DEBOUNCE_SECONDS='soon'"):
+        load_settings()
+
+
+def test_numbers_are_read_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "SYNC_DEBOUNCE_SECONDS": " 0.5 ",
+        "SYNC_LEASE_SECONDS": "1e2",
+        "OMETRIA_PUSH_RATE": "8",
+        "BIGCOMMERCE_CHANNEL_ID": " 2 ",
+        "BIGCOMMERCE_RATE_RESERVE": "0",
+        "BIGCOMMERCE_STORE_HASH": "abc123",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    store = settings.stores["abc123"]
+    assert (settings.debounce_seconds, settings.lease_seconds) == (0.5, 100.0)
+    assert (store.ometria_push_rate, store.channel_id, store.rate_reserve) == (8.0, 2, 0)
+    assert settings.sweep_seconds == 10.0 and settings.errors_seconds == 300.0
+
+
+def test_bcsync_status_says_which_variable_is_wrong_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from workers.cli import cli
+
+    monkeypatch.setenv("SYNC_DEBOUNCE_SECONDS", "2s")
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == ["Error: invalid environment: SYNC_DEBOUNCE_SECONDS='2s': not a number"]
+
+
+def test_the_environment_listing_names_every_variable_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.settings import ENVIRONMENT, Environment
+
+    assert set(Environment.model_fields) <= set(ENVIRONMENT)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+    assert documented and documented <= set(ENVIRONMENT), documented - set(ENVIRONMENT)
+    assert ENVIRONMENT["SYNC_DEBOUNCE_SECONDS"].default == "2"
+    assert ENVIRONMENT["BCSYNC_QUEUE"].default == "bcsync" and ENVIRONMENT["PORT"].default == "5000"
+    for name in ENVIRONMENT:  # no typo between the listing and what load_settings reads
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BCSYNC_ENV_FILE", "/nonexistent/.env")
+    assert load_settings().queue == "bcsync"
+
+
+def test_no_module_but_settings_reads_the_environment() -> None:
+    import ast
+
+    root = Path(__file__).parents[1]
+    offenders = []
+    for path in sorted([*root.glob("workers/**/*.py"), *root.glob("consumer/**/*.py")]):
+        if path == root / "workers" / "settings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []

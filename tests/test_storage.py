@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from workers import storage
-from workers.storage import PRODUCT, session_scope
+from workers.store import storage
+from workers.store.storage import PRODUCT, session_scope
 
 
 def _counts(url: str) -> dict:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import consumer.auth
+import consumer.webhooks.auth
 from tests.test_webhooks import Receiver, make_receiver, sign, store_config
 
 
@@ -295,7 +295,7 @@ def test_the_secret_is_compared_in_constant_time(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(consumer.auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr(consumer.webhooks.auth.hmac, "compare_digest", spy)
     body = _body(secret_only)
     secret = secret_only.store.webhook_secret
     assert _post(secret_only, body, {"X-Webhook-Secret": "a-wrong-guess"}) == 401
@@ -305,7 +305,7 @@ def test_the_secret_is_compared_in_constant_time(
 
 
 def test_the_auth_module_never_compares_secrets_with_equality() -> None:
-    tree = ast.parse(inspect.getsource(consumer.auth))
+    tree = ast.parse(inspect.getsource(consumer.webhooks.auth))
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and any(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
             names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}

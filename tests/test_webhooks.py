@@ -35,7 +35,7 @@ from werkzeug.test import TestResponse
 from consumer import create_app
 from tests.reference import require_reference
 from workers.settings import ConfigError, Settings, StoreConfig
-from workers.storage import Dirty, SeenWebhook, session_scope
+from workers.store.storage import Dirty, SeenWebhook, session_scope
 
 HOOK = "/webhooks/bigcommerce"
 

@@ -3,6 +3,12 @@
 A single store is configured with the BIGCOMMERCE_* / OMETRIA_* variables; several stores with a
 STORES_FILE (TOML) holding one table per store hash. With no store hash at all the service runs
 against the sandbox (simulated BigCommerce store and Ometria account on loopback) and says so.
+
+`Environment` (pydantic-settings) types and validates every variable once, when the settings are
+loaded: a bad value is a one-line ConfigError naming the variable and the value it got. `Settings`
+and `StoreConfig` are what the rest of the code uses (frozen; their reprs never show a secret).
+`ENVIRONMENT` lists every variable the service and its Procfiles read, with default and meaning.
+No other module in workers/ or consumer/ reads the environment.
 """
 
 from __future__ import annotations
@@ -10,11 +16,15 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, NamedTuple
 
 from dotenv import load_dotenv
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +85,14 @@ class Settings:
     errors_seconds: float = 300.0  # file Ometria's asynchronous validation errors
     sandbox: bool = False
     var_dir: Path = field(default=VAR_DIR)
+    public_url: str = ""  # this service's https base URL (bcsync hooks register, doctor)
+    log_level: str = "INFO"
+    sentry_environment: str = "production"
+    # prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR when it is imported; Settings built in
+    # code (tests) take the same value, so /metrics always agrees with how the library counts.
+    prometheus_multiproc_dir: str = field(
+        default_factory=lambda: os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    )
 
     def __repr__(self) -> str:
         return f"Settings(stores={list(self.stores)!r}, sandbox={self.sandbox})"
@@ -88,36 +106,159 @@ class Settings:
         return out + [s for s in (self.admin_token,) if s]
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+def _text(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
-def _store_from_env(store_hash: str, sandbox: bool) -> StoreConfig:
+def _number(value: Any) -> Any:
+    """float() as before (so "2", " 2.5 ", "1e3" keep working); the error says what was wrong."""
+    try:
+        return float(_text(value))
+    except (TypeError, ValueError):
+        raise ValueError("not a number") from None
+
+
+def _whole(value: Any) -> Any:
+    """int() as before."""
+    try:
+        return int(_text(value))
+    except (TypeError, ValueError):
+        raise ValueError("not a whole number") from None
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Number = Annotated[float, BeforeValidator(_number)]
+Whole = Annotated[int, BeforeValidator(_whole)]
+
+
+class Environment(BaseSettings):
+    """Every variable the Python code reads, typed. A field's name is the variable's name; None means
+    unset, where the default depends on other variables (the sandbox's loopback URLs)."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    BIGCOMMERCE_STORE_HASH: Text = Field("", description="store hash (from the API path); unset: the sandbox")
+    BIGCOMMERCE_ACCESS_TOKEN: Text = Field("", description="store-level API account token")
+    BIGCOMMERCE_CLIENT_SECRET: Text = Field("", description="verifies Standard Webhooks signatures")
+    BIGCOMMERCE_API_URL: Text | None = Field(
+        None, description="API host; default https://api.bigcommerce.com (sandbox: http://127.0.0.1:5101)"
+    )
+    BIGCOMMERCE_CHANNEL_ID: Whole = Field(1, description="storefront channel for URLs")
+    BIGCOMMERCE_RATE_RESERVE: Whole = Field(
+        10, description="requests per window left for the store's other apps"
+    )
+    WEBHOOK_SECRET: Text = Field("", description="value of the X-Webhook-Secret header put on every hook")
+    OMETRIA_API_KEY: Text = Field("", description="push API key")
+    OMETRIA_API_URL: Text | None = Field(
+        None, description="API host; default https://api.ometria.com (sandbox: http://127.0.0.1:5102)"
+    )
+    OMETRIA_STORE_ID: Text = Field("", description="listing store id; default the channel site's host name")
+    OMETRIA_PUSH_RATE: Number = Field(4.0, description="push requests per second")
+    STORES_FILE: Text = Field("", description="TOML file of several stores (one [stores.<hash>] table each)")
+    DATABASE_URL: Text = Field("", description="state store; default sqlite:///$BCSYNC_VAR_DIR/bcsync.db")
+    CELERY_BROKER_URL: Text = Field(
+        "", description="broker; default a file-backed transport beside the database"
+    )
+    ADMIN_TOKEN: Text = Field(
+        "", description="bearer token for the admin API and page; unset: admin disabled"
+    )
+    SENTRY_DSN: Text = Field("", description="error reporting (secrets scrubbed)")
+    SENTRY_ENVIRONMENT: Text = Field("production", description="Sentry's environment tag")
+    LOG_LEVEL: Text = Field("INFO", description="log level when nothing else configured logging")
+    PUBLIC_URL: Text = Field("", description="this service's https base URL, for bcsync hooks register")
+    SYNC_DEBOUNCE_SECONDS: Number = Field(2.0, description="how long to gather changes before a flush")
+    SYNC_LEASE_SECONDS: Number = Field(
+        120.0, description="how long a claimed batch stays claimed if its worker dies"
+    )
+    SYNC_MAX_WAIT_SECONDS: Number = Field(
+        30.0, description="a store that never goes quiet is flushed after this"
+    )
+    SYNC_SWEEP_SECONDS: Number = Field(10.0, description="period of the sweep that flushes whatever is dirty")
+    SYNC_RECONCILE_SECONDS: Number = Field(300.0, description="period of the date_modified:min sweep")
+    SYNC_HOOKS_CHECK_SECONDS: Number = Field(900.0, description="period of the check that re-activates hooks")
+    SYNC_ERRORS_SECONDS: Number = Field(300.0, description="period of the collection of Ometria's errors")
+    BCSYNC_QUEUE: Text = Field("bcsync", description="Celery queue name")
+    BCSYNC_VAR_DIR: Text = Field(
+        "var", description="where local state lives (SQLite default, embedded broker)"
+    )
+    BCSYNC_ENV_FILE: Text = Field(
+        ".env", description="the .env file read at start (variables already set win)"
+    )
+    PROMETHEUS_MULTIPROC_DIR: Text = Field(
+        "", description="under gunicorn: a fresh writable directory, so /metrics sums every process"
+    )
+
+
+class Variable(NamedTuple):
+    default: str  # as it would be written in the environment; "" for none
+    meaning: str
+
+
+def _listing() -> dict[str, Variable]:
+    out = {}
+    for name, spec in Environment.model_fields.items():
+        default = spec.default
+        shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
+        out[name] = Variable(shown, spec.description or "")
+    return out
+
+
+# Every variable the service reads: the Python code (all through `Environment`) and the Procfiles'
+# shell. Deployment files are checked against it (a variable they set must be one of these).
+ENVIRONMENT: Mapping[str, Variable] = {
+    **_listing(),
+    "PORT": Variable("5000", "Procfile web: the port gunicorn binds"),
+    "WEB_CONCURRENCY": Variable("2", "Procfile web: gunicorn worker processes"),
+    "WEB_THREADS": Variable("4", "Procfile web: threads per gunicorn worker"),
+    "WORKER_CONCURRENCY": Variable("2", "Procfile worker: celery pool processes"),
+    "BCSYNC_WEB_PORT": Variable("5000", "Procfile.sandbox: the port of the local web process"),
+}
+
+
+def read_environment() -> Environment:
+    """The environment, typed; a ConfigError (one line) names each variable with a bad value."""
+    try:
+        return Environment()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            name = ".".join(str(part) for part in error["loc"])
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}={error['input']!r}: {reason}")
+        raise ConfigError("invalid environment: " + "; ".join(problems)) from None
+
+
+def _or(value: str | None, default: str) -> str:
+    """A variable's value when it is set (even empty, as before), else the default."""
+    return default if value is None else value
+
+
+def _store_from_env(env: Environment, store_hash: str, sandbox: bool) -> StoreConfig:
     if sandbox:
         return StoreConfig(
             store_hash=store_hash,
             access_token=SANDBOX_ACCESS_TOKEN,
             client_secret=SANDBOX_CLIENT_SECRET,
             webhook_secret=SANDBOX_WEBHOOK_SECRET,
-            api_url=_env("BIGCOMMERCE_API_URL", f"http://127.0.0.1:{SANDBOX_BC_PORT}"),
-            channel_id=int(_env("BIGCOMMERCE_CHANNEL_ID", "1")),
+            api_url=_or(env.BIGCOMMERCE_API_URL, f"http://127.0.0.1:{SANDBOX_BC_PORT}"),
+            channel_id=env.BIGCOMMERCE_CHANNEL_ID,
             ometria_api_key=SANDBOX_OMETRIA_KEY,
-            ometria_api_url=_env("OMETRIA_API_URL", f"http://127.0.0.1:{SANDBOX_OMETRIA_PORT}"),
-            ometria_store_id=_env("OMETRIA_STORE_ID"),
-            ometria_push_rate=float(_env("OMETRIA_PUSH_RATE", "4")),
+            ometria_api_url=_or(env.OMETRIA_API_URL, f"http://127.0.0.1:{SANDBOX_OMETRIA_PORT}"),
+            ometria_store_id=env.OMETRIA_STORE_ID,
+            ometria_push_rate=env.OMETRIA_PUSH_RATE,
         )
     return StoreConfig(
         store_hash=store_hash,
-        access_token=_env("BIGCOMMERCE_ACCESS_TOKEN"),
-        client_secret=_env("BIGCOMMERCE_CLIENT_SECRET"),
-        webhook_secret=_env("WEBHOOK_SECRET"),
-        api_url=_env("BIGCOMMERCE_API_URL", "https://api.bigcommerce.com"),
-        channel_id=int(_env("BIGCOMMERCE_CHANNEL_ID", "1")),
-        ometria_api_key=_env("OMETRIA_API_KEY"),
-        ometria_api_url=_env("OMETRIA_API_URL", "https://api.ometria.com"),
-        ometria_store_id=_env("OMETRIA_STORE_ID"),
-        ometria_push_rate=float(_env("OMETRIA_PUSH_RATE", "4")),
-        rate_reserve=int(_env("BIGCOMMERCE_RATE_RESERVE", "10")),
+        access_token=env.BIGCOMMERCE_ACCESS_TOKEN,
+        client_secret=env.BIGCOMMERCE_CLIENT_SECRET,
+        webhook_secret=env.WEBHOOK_SECRET,
+        api_url=_or(env.BIGCOMMERCE_API_URL, "https://api.bigcommerce.com"),
+        channel_id=env.BIGCOMMERCE_CHANNEL_ID,
+        ometria_api_key=env.OMETRIA_API_KEY,
+        ometria_api_url=_or(env.OMETRIA_API_URL, "https://api.ometria.com"),
+        ometria_store_id=env.OMETRIA_STORE_ID,
+        ometria_push_rate=env.OMETRIA_PUSH_RATE,
+        rate_reserve=env.BIGCOMMERCE_RATE_RESERVE,
     )
 
 
@@ -146,7 +287,7 @@ def default_database_url(var_dir: Path) -> str:
 
 
 def default_broker_url() -> str:
-    # kombu's file-backed transport; its folders are set in workers.celery_app beside the database
+    # kombu's file-backed transport; its folders are set in workers.tasks.app beside the database
     return "filesystem://"
 
 
@@ -159,33 +300,37 @@ def broker_folder(settings: Settings) -> Path:
 
 def load_settings() -> Settings:
     load_dotenv(os.environ.get("BCSYNC_ENV_FILE", ".env"), override=False)
-    var_dir = Path(_env("BCSYNC_VAR_DIR", "var"))
-    stores_file = _env("STORES_FILE")
-    store_hash = _env("BIGCOMMERCE_STORE_HASH")
+    env = read_environment()
+    var_dir = Path(env.BCSYNC_VAR_DIR)
     sandbox = False
-    if stores_file:
-        stores = _stores_from_file(Path(stores_file))
-    elif store_hash:
-        stores = {store_hash: _store_from_env(store_hash, sandbox=False)}
+    if env.STORES_FILE:
+        stores = _stores_from_file(Path(env.STORES_FILE))
+    elif env.BIGCOMMERCE_STORE_HASH:
+        store_hash = env.BIGCOMMERCE_STORE_HASH
+        stores = {store_hash: _store_from_env(env, store_hash, sandbox=False)}
     else:
         sandbox = True
-        stores = {SANDBOX_STORE_HASH: _store_from_env(SANDBOX_STORE_HASH, sandbox=True)}
+        stores = {SANDBOX_STORE_HASH: _store_from_env(env, SANDBOX_STORE_HASH, sandbox=True)}
     return Settings(
         stores=stores,
-        database_url=_env("DATABASE_URL") or default_database_url(var_dir),
-        broker_url=_env("CELERY_BROKER_URL") or default_broker_url(),
-        admin_token=_env("ADMIN_TOKEN"),
-        sentry_dsn=_env("SENTRY_DSN"),
-        debounce_seconds=float(_env("SYNC_DEBOUNCE_SECONDS", "2")),
-        lease_seconds=float(_env("SYNC_LEASE_SECONDS", "120")),
-        max_wait_seconds=float(_env("SYNC_MAX_WAIT_SECONDS", "30")),
-        queue=_env("BCSYNC_QUEUE", "bcsync"),
-        sweep_seconds=float(_env("SYNC_SWEEP_SECONDS", "10")),
-        reconcile_seconds=float(_env("SYNC_RECONCILE_SECONDS", "300")),
-        hooks_check_seconds=float(_env("SYNC_HOOKS_CHECK_SECONDS", "900")),
-        errors_seconds=float(_env("SYNC_ERRORS_SECONDS", "300")),
+        database_url=env.DATABASE_URL or default_database_url(var_dir),
+        broker_url=env.CELERY_BROKER_URL or default_broker_url(),
+        admin_token=env.ADMIN_TOKEN,
+        sentry_dsn=env.SENTRY_DSN,
+        debounce_seconds=env.SYNC_DEBOUNCE_SECONDS,
+        lease_seconds=env.SYNC_LEASE_SECONDS,
+        max_wait_seconds=env.SYNC_MAX_WAIT_SECONDS,
+        queue=env.BCSYNC_QUEUE,
+        sweep_seconds=env.SYNC_SWEEP_SECONDS,
+        reconcile_seconds=env.SYNC_RECONCILE_SECONDS,
+        hooks_check_seconds=env.SYNC_HOOKS_CHECK_SECONDS,
+        errors_seconds=env.SYNC_ERRORS_SECONDS,
         sandbox=sandbox,
         var_dir=var_dir,
+        public_url=env.PUBLIC_URL,
+        log_level=env.LOG_LEVEL,
+        sentry_environment=env.SENTRY_ENVIRONMENT,
+        prometheus_multiproc_dir=env.PROMETHEUS_MULTIPROC_DIR,
     )
 
 

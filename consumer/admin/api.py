@@ -1,0 +1,105 @@
+"""The JSON API under /admin/api/: status, the failed-task list (replay, discard) and resyncs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from consumer.admin import actions, errors
+from consumer.admin.actions import BadRequest
+from consumer.admin.blueprint import admin_bp
+from workers.store import failures
+from workers.store.storage import CATEGORY, PRODUCT
+
+log = logging.getLogger(__name__)
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True) if request.get_data() else {}
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+@admin_bp.get("/api/status")
+def api_status() -> Response:
+    return jsonify(failures.ops_status(actions.db(), list(actions.settings().stores)))
+
+
+@admin_bp.get("/api/failed")
+def api_failed() -> Response:
+    status = request.args.get("status", "failed")
+    if status not in (*failures.STATUSES, "all"):
+        raise BadRequest(f"status must be one of {', '.join((*failures.STATUSES, 'all'))}")
+    since = _since(request.args.get("since"))
+    entries = failures.list_failed(
+        actions.db(), status=None if status == "all" else status, since=since, limit=10_000
+    )
+    return jsonify(failed=[failures.to_dict(e) for e in entries])
+
+
+def _since(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return failures.parse_time(value)
+    except ValueError as exc:
+        raise BadRequest(f"since: {exc}") from None
+
+
+@admin_bp.get("/api/failed/<int:entry_id>")
+def api_failed_one(entry_id: int) -> Response:
+    entry = failures.get_failed(actions.db(), entry_id)
+    if entry is None:
+        return errors.json_error(404, f"no failed task with id {entry_id}")
+    return jsonify(failures.to_dict(entry, traceback=True))
+
+
+@admin_bp.post("/api/failed/<int:entry_id>/replay")
+def api_replay(entry_id: int) -> Response:
+    entry = failures.get_failed(actions.db(), entry_id)
+    if entry is None:
+        return errors.json_error(404, f"no failed task with id {entry_id}")
+    replayed = actions.replay([entry_id]) if entry.status == "failed" else []
+    return jsonify(replayed=replayed, status="replayed" if replayed else entry.status)
+
+
+@admin_bp.post("/api/failed/replay-all")
+def api_replay_all() -> Response:
+    return jsonify(replayed=actions.replay(None, since=_since(_body().get("since"))))
+
+
+@admin_bp.post("/api/failed/<int:entry_id>/discard")
+def api_discard(entry_id: int) -> Response:
+    db = actions.db()
+    entry = failures.get_failed(db, entry_id)
+    if entry is None:
+        return errors.json_error(404, f"no failed task with id {entry_id}")
+    n = failures.discard(db, [entry_id])
+    return jsonify(discarded=n, status="discarded" if n else entry.status)
+
+
+@admin_bp.post("/api/resync")
+def api_resync() -> Response | tuple[Response, int]:
+    body = _body()
+    kinds = [k for k in ("products", "categories", "all") if k in body]
+    if len(kinds) != 1:
+        raise BadRequest('give exactly one of "products", "categories" or "all"')
+    store = actions.pick_store(body.get("store"))
+    if kinds[0] == "all":
+        if body["all"] is not True:
+            raise BadRequest('"all" must be true')
+        dry_run = body.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise BadRequest('"dry_run" must be true or false')
+        try:
+            actions.enqueue_resync_all(store, dry_run)
+        except Exception as exc:
+            log.error("admin: could not enqueue resync_all (%s)", type(exc).__name__)
+            return errors.json_error(503, "broker unavailable: could not enqueue the resync")
+        return jsonify(enqueued="resync_all", store=store, dry_run=dry_run), 202
+    entity = PRODUCT if kinds[0] == "products" else CATEGORY
+    ids = actions.parse_ids(body[kinds[0]], kinds[0])
+    return jsonify(marked=actions.mark(store, entity, ids), entity=entity, store=store), 202

@@ -1,0 +1,40 @@
+"""The admin's answers to a refused request and to a database that is away: JSON under /admin/api/,
+an HTML page elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, jsonify, render_template
+from sqlalchemy.exc import SQLAlchemyError
+
+from consumer.admin import session
+from consumer.admin.actions import BadRequest
+from consumer.admin.blueprint import admin_bp
+
+log = logging.getLogger(__name__)
+
+
+def json_error(status: int, message: str) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+@admin_bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest) -> Response:
+    if session.is_api():
+        return json_error(400, str(exc))
+    return Response(render_template("admin_error.html", message=str(exc)), status=400, mimetype="text/html")
+
+
+@admin_bp.errorhandler(SQLAlchemyError)
+def _database_down(exc: SQLAlchemyError) -> Response:
+    log.error("admin: database error %s", type(exc).__name__)
+    if session.is_api():
+        return json_error(503, "database unavailable")
+    return Response(
+        render_template("admin_error.html", message="The database is unavailable."),
+        status=503,
+        mimetype="text/html",
+    )

@@ -1,0 +1,141 @@
+"""The `bcsync` group and what every command shares: settings loaded on first use, the consoles,
+the migrated database, one-line errors for expected failures, and the common options."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from sqlalchemy.exc import SQLAlchemyError
+
+from workers.cli.render import console
+from workers.domain.errors import SyncError, redact
+from workers.settings import ConfigError, Settings, StoreConfig, load_settings
+from workers.store import failures
+
+
+@dataclass
+class Env:
+    """What every command shares: settings (loaded on first use), consoles, the migrated database."""
+
+    out: Console
+    err: Console
+    _settings: Settings | None = None
+    _migrated: set[str] = field(default_factory=set)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+            if self._settings.sandbox:
+                self.err.print(
+                    "[dim]No BIGCOMMERCE_STORE_HASH set: using the SANDBOX store "
+                    "(run `bcsync sandbox` to serve it).[/dim]"
+                )
+        return self._settings
+
+    def db(self) -> str:
+        url = self.settings.database_url
+        if url not in self._migrated:
+            from workers.store.migrate import upgrade
+
+            upgrade(url)
+            self._migrated.add(url)
+        return url
+
+    def stores(self, store_hash: str | None) -> list[StoreConfig]:
+        stores = self.settings.stores
+        if store_hash:
+            if store_hash not in stores:
+                fail(f"store {store_hash!r} is not configured (configured: {', '.join(stores) or 'none'})")
+            return [stores[store_hash]]
+        return list(stores.values())
+
+    def store(self, store_hash: str | None) -> StoreConfig:
+        stores = self.stores(store_hash)
+        if len(stores) != 1:
+            names = ", ".join(s.store_hash for s in stores)
+            fail(f"several stores are configured ({names}): pass --store HASH")
+        return stores[0]
+
+    def syncer(self, store: StoreConfig):  # type: ignore[no-untyped-def]
+        from workers.sync.flush import Syncer
+
+        self.db()
+        return Syncer(self.settings, store)
+
+
+def fail(message: str) -> NoReturn:
+    raise click.ClickException(message)
+
+
+class BcsyncGroup(click.Group):
+    """Turns the expected failures into one-line errors (exit 1), redacting configured secrets."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, SyncError, ValueError) as exc:
+            raise click.ClickException(_redact(ctx, str(exc))) from None
+        except SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+            message = f"database error ({type(exc).__name__}): {detail}"
+            raise click.ClickException(_redact(ctx, message)) from None
+
+
+def _redact(ctx: click.Context, text: str) -> str:
+    env = ctx.find_object(Env)
+    secrets = env._settings.secrets if env and env._settings else []
+    return redact(text, secrets)
+
+
+class TimeParam(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return failures.parse_time(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIME = TimeParam()
+STORE_OPTION = click.option(
+    "--store", "store_hash", metavar="HASH", help="Store hash (default: the only one)."
+)
+ASYNC_OPTION = click.option(
+    "--async", "run_async", is_flag=True, help="Only mark dirty and wake the worker; do not flush here."
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+
+
+@click.group(cls=BcsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Ops and support for bigcommerce-ometria-sync."""
+    ctx.obj = Env(out=console(sys.stdout), err=console(sys.stderr))
+    root = logging.getLogger()
+    if not any(isinstance(h, RichHandler) for h in root.handlers):
+        handler = RichHandler(console=ctx.obj.err, show_time=False, show_path=False)
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+def bigcommerce_client(store: StoreConfig):  # type: ignore[no-untyped-def]
+    from workers.clients.bigcommerce import BigCommerceClient
+
+    return BigCommerceClient(store)
+
+
+def redact_env(env: Env, text: str) -> str:
+    return redact(text, env.settings.secrets)

@@ -1,0 +1,385 @@
+"""BigCommerce REST client: the only module that knows BigCommerce's URLs, headers, pagination and
+rate-limit headers. Everything else asks for products, categories, brands, hooks in domain words.
+
+Every request goes through `budget.acquire()` before it is sent and `budget.observe(status, headers)`
+after every response (including errors), so one shared budget sees each store's X-Rate-Limit-*
+headers. Every request has a (connect, read) timeout.
+
+Failures are raised as `workers.domain.errors` classes:
+- 429 -> TransientError, `retry_after` from X-Rate-Limit-Time-Reset-Ms (ms -> s), else Retry-After,
+  else `PLATFORM_BACKOFF` (a 429 without rate headers means platform load);
+- 5xx, timeouts, connection errors, truncated / non-JSON / wrongly shaped answers -> TransientError;
+- 3xx, 401/403 -> ConfigurationError; 404 on a store-level endpoint -> ConfigurationError (wrong store
+  hash, channel, or a token without the scope); 404 on one hook -> PermanentError;
+- any other 4xx -> PermanentError with BigCommerce's title/errors.
+
+The client never retries, not even on 429: a 429 means the store's quota (shared by every app and
+every worker) is gone, and the budget already pauses every worker until the window resets; the tasks
+retry with `retry_after`. Retrying in here would hide the back-off from the budget and hold a worker
+and its claimed batch while sleeping. The access token is sent only as a request header, never
+logged, and is redacted from any message that echoes a response body. Redirects are not followed
+(requests would carry X-Auth-Token to whatever host a redirect names); a 3xx is a
+ConfigurationError pointing at BIGCOMMERCE_API_URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from workers.clients.http import Budget, json_of, send
+from workers.domain.errors import (
+    ConfigurationError,
+    PermanentError,
+    SyncError,
+    TransientError,
+    body_excerpt,
+)
+from workers.settings import StoreConfig
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 250  # BigCommerce's largest page (and id:in batch) for catalog lists
+PLATFORM_BACKOFF = 5.0  # seconds to wait after a 429 that carries no rate-limit headers
+PRODUCT_INCLUDE = "variants,images,custom_fields"
+SERVICE = "BigCommerce"
+
+# which API-account scope a 403 on a path most likely lacks (the first matching prefix wins)
+_SCOPE_HINTS: tuple[tuple[str, str], ...] = (
+    ("/v3/catalog", "Products (read-only or modify)"),
+    ("/v3/hooks", "the scopes of the hooked resources (Products for catalog events)"),
+    ("/v3/channels", "Channel Settings (read-only) / Sites & Routes"),
+    ("/v3/storefront/api-token", "Storefront API Tokens (manage)"),
+    ("/v2/store", "Information & Settings (read-only)"),
+)
+
+
+class NoBudget:
+    """No pacing at all: for one-off commands and tests that do not share a quota."""
+
+    def acquire(self) -> None:
+        return None
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class CategoryTree:
+    """Every category's name and children (key 0 holds the top-level categories)."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)
+
+    def descendants(self, category_id: int) -> list[int]:
+        """Every category below `category_id` (not itself), nearest first; safe against cycles."""
+        out: list[int] = []
+        seen = {category_id}
+        queue = list(self.children.get(category_id, ()))
+        while queue:
+            child = queue.pop(0)
+            if child in seen:
+                continue
+            seen.add(child)
+            out.append(child)
+            queue.extend(self.children.get(child, ()))
+        return out
+
+
+class BigCommerceClient:
+    def __init__(
+        self,
+        store: StoreConfig,
+        budget: Budget | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+    ) -> None:
+        self.store_hash = store.store_hash
+        self.budget: Budget = budget or NoBudget()
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.requests_sent = 0
+        self._root = f"{store.api_url.rstrip('/')}/stores/{store.store_hash}"
+        self._secrets = tuple(s for s in (store.access_token, *store.secrets) if s)
+        self._headers = {
+            "X-Auth-Token": store.access_token,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+
+    def __repr__(self) -> str:
+        return f"BigCommerceClient(store_hash={self.store_hash!r}, root={self._root!r})"
+
+    # -- catalog ---------------------------------------------------------------------------------
+
+    def products_by_ids(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The products among `ids` that exist, with variants, images and custom fields: one call.
+
+        A product missing from the answer no longer exists (or is hidden from this token).
+        """
+        unique = list(dict.fromkeys(ids))
+        if len(unique) > MAX_PAGE:
+            raise ValueError(f"at most {MAX_PAGE} product ids per call, got {len(unique)}")
+        if any(isinstance(i, bool) or not isinstance(i, int) or i <= 0 for i in unique):
+            raise ValueError("product ids must be positive integers")
+        if not unique:
+            return []
+        params = {"id:in": ",".join(map(str, unique)), "include": PRODUCT_INCLUDE}
+        return [p for page in self._pages("/v3/catalog/products", params, MAX_PAGE) for p in page]
+
+    def iter_product_pages(
+        self,
+        *,
+        date_modified_min: str | None = None,
+        category_id: int | None = None,
+        include: str = PRODUCT_INCLUDE,
+        include_fields: str | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of products (sorted by id, so products created mid-walk land at the end).
+
+        `category_id` filters with `categories:in` on ONE category: whether several ids mean "any"
+        or "all" is unclear, so fan out one category per walk.
+        """
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE}")
+        params: dict[str, Any] = {"sort": "id", "direction": "asc"}
+        if include:
+            params["include"] = include
+        if include_fields:
+            params["include_fields"] = include_fields
+        if date_modified_min:
+            params["date_modified:min"] = date_modified_min
+        if category_id is not None:
+            params["categories:in"] = int(category_id)
+        yield from self._pages("/v3/catalog/products", params, page_size)
+
+    def category_tree(self) -> CategoryTree:
+        """Names and parent -> children of every category, from the category-trees API (all pages),
+        falling back to the older /catalog/categories when the trees API is not there (404)."""
+        try:
+            rows = [
+                (c.get("category_id"), c)
+                for page in self._pages("/v3/catalog/trees/categories", {}, MAX_PAGE)
+                for c in page
+            ]
+        except ConfigurationError as exc:
+            if exc.status != 404:
+                raise
+            log.info("category trees API answered 404; falling back to /catalog/categories")
+            rows = [
+                (c.get("id"), c) for page in self._pages("/v3/catalog/categories", {}, MAX_PAGE) for c in page
+            ]
+        names: dict[int, str] = {}
+        children: dict[int, list[int]] = {}
+        for cid, row in rows:
+            if not isinstance(cid, int):
+                continue
+            names[cid] = str(row.get("name") or "")
+            parent = row.get("parent_id")
+            children.setdefault(parent if isinstance(parent, int) else 0, []).append(cid)
+        return CategoryTree(names=names, children=children)
+
+    def category_names(self) -> dict[int, str]:
+        """Category id -> name. Use `category_tree()` when children are needed too (same calls)."""
+        return self.category_tree().names
+
+    def category_children(self) -> dict[int, list[int]]:
+        """Parent id -> child ids. Use `category_tree()` when names are needed too (same calls)."""
+        return self.category_tree().children
+
+    def brand_names(self) -> dict[int, str]:
+        return {
+            b["id"]: str(b.get("name") or "")
+            for page in self._pages("/v3/catalog/brands", {"include_fields": "id,name"}, MAX_PAGE)
+            for b in page
+            if isinstance(b.get("id"), int)
+        }
+
+    # -- store -----------------------------------------------------------------------------------
+
+    def site_url(self, channel_id: int) -> str:
+        """The channel's storefront URL without a trailing slash (product URLs are appended to it)."""
+        body = self._request(
+            "GET",
+            f"/v3/channels/{int(channel_id)}/site",
+            not_found=f"channel {channel_id} has no site: check BIGCOMMERCE_CHANNEL_ID",
+        )
+        url = _data(body, f"GET /v3/channels/{channel_id}/site").get("url")
+        if not isinstance(url, str) or not url:
+            raise ConfigurationError(f"{SERVICE}: channel {channel_id}'s site has no URL")
+        return url.rstrip("/")
+
+    def currency(self) -> str:
+        """The store's default currency code (`GET /v2/store` -> `currency`)."""
+        body = self._request("GET", "/v2/store")
+        code = body.get("currency") if isinstance(body, dict) else None
+        if not isinstance(code, str) or not code:
+            raise TransientError(f"{SERVICE} GET /v2/store: the answer has no currency")
+        return code
+
+    # -- webhooks --------------------------------------------------------------------------------
+
+    def list_hooks(self) -> list[dict[str, Any]]:
+        return [h for page in self._pages("/v3/hooks", {}, MAX_PAGE) for h in page]
+
+    def create_hook(
+        self, scope: str, destination: str, headers: Mapping[str, str] | None = None, is_active: bool = True
+    ) -> dict[str, Any]:
+        body = {
+            "scope": scope,
+            "destination": destination,
+            "is_active": is_active,
+            "headers": dict(headers or {}),
+        }
+        return _data(self._request("POST", "/v3/hooks", json=body), "POST /v3/hooks")
+
+    def update_hook(self, hook_id: int, **fields: Any) -> dict[str, Any]:
+        """PUT the given fields (scope, destination, is_active, headers); a gone hook -> PermanentError."""
+        if not fields:
+            raise ValueError("update_hook needs at least one field")
+        path = f"/v3/hooks/{int(hook_id)}"
+        return _data(self._request("PUT", path, json=fields, store_level=False), f"PUT {path}")
+
+    def hooks_admin(self) -> dict[str, Any]:
+        """Every hook of this API account, including deactivated ones, and the blocked domains."""
+        return _data(self._request("GET", "/v3/hooks/admin"), "GET /v3/hooks/admin")
+
+    def create_storefront_token(self, channel_id: int, expires_at: int, cors_origins: list[str]) -> str:
+        if not 1 <= len(cors_origins) <= 2:
+            raise ValueError("a storefront token takes 1 or 2 allowed CORS origins")
+        body = {
+            "channel_id": int(channel_id),
+            "expires_at": int(expires_at),
+            "allowed_cors_origins": cors_origins,
+        }
+        data = _data(
+            self._request("POST", "/v3/storefront/api-token", json=body), "POST /v3/storefront/api-token"
+        )
+        token = data.get("token")
+        if not isinstance(token, str) or not token:
+            raise TransientError(f"{SERVICE} POST /v3/storefront/api-token: the answer has no token")
+        return token
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _pages(self, path: str, params: Mapping[str, Any], limit: int) -> Iterator[list[dict[str, Any]]]:
+        """Follow meta.pagination: current_page/total_pages, else links.next; stops on an empty page."""
+        page = 1
+        while True:
+            body = self._request("GET", path, params={**params, "limit": limit, "page": page})
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+                raise TransientError(f"{SERVICE} GET {path}: the answer has no data list")
+            if not data:
+                return
+            yield data
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            total_pages, current = pagination.get("total_pages"), pagination.get("current_page")
+            current = current if isinstance(current, int) else page
+            if isinstance(total_pages, int):
+                if current >= total_pages:
+                    return
+            elif not (pagination.get("links") or {}).get("next"):
+                return
+            page = max(page, current) + 1
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        store_level: bool = True,
+        not_found: str | None = None,
+    ) -> Any:
+        what = f"{method} {path}"
+        self.requests_sent += 1
+        resp = send(
+            self.session,
+            self.budget,
+            method,
+            self._root + path,
+            service=SERVICE,
+            what=what,
+            secrets=self._secrets,
+            params=params,
+            json=json,
+            headers=self._headers,
+            timeout=self.timeout,
+        )
+        if 200 <= resp.status_code < 300:
+            return json_of(resp, service=SERVICE, what=what, secrets=self._secrets) if resp.content else None
+        raise self._classify(resp, what, path, store_level, not_found)
+
+    def _classify(
+        self, resp: requests.Response, what: str, path: str, store_level: bool, not_found: str | None
+    ) -> SyncError:
+        status, headers = resp.status_code, resp.headers
+        prefix = f"{SERVICE} {what} (store {self.store_hash}): HTTP {status}"
+        if status == 429:
+            reset_ms = _number(headers.get("X-Rate-Limit-Time-Reset-Ms"))
+            if reset_ms is not None:
+                wait = max(reset_ms / 1000.0, 0.0)
+                message = f"{prefix}: the store's quota is used up; the window resets in {wait:.1f}s"
+                return TransientError(message, retry_after=wait, status=status)
+            wait = _number(headers.get("Retry-After"))
+            message = f"{prefix} without rate-limit headers (platform load): back off"
+            return TransientError(
+                message, retry_after=PLATFORM_BACKOFF if wait is None else wait, status=status
+            )
+        detail = _error_detail(resp, self._secrets)
+        if status >= 500:
+            retry_after = _number(headers.get("Retry-After"))
+            return TransientError(f"{prefix} {detail}".rstrip(), retry_after=retry_after, status=status)
+        if 300 <= status < 400:
+            location = body_excerpt(str(headers.get("Location", "?")), self._secrets, 120)
+            hint = "set BIGCOMMERCE_API_URL to the API host itself"
+            return ConfigurationError(f"{prefix}: redirected to {location}; {hint}", status=status)
+        if status == 401:
+            hint = "the access token was rejected; check BIGCOMMERCE_ACCESS_TOKEN and BIGCOMMERCE_STORE_HASH"
+            return ConfigurationError(f"{prefix}: {hint}", status=status)
+        if status == 403:
+            scope = next((hint for start, hint in _SCOPE_HINTS if path.startswith(start)), "the needed scope")
+            return ConfigurationError(
+                f"{prefix}: the API account lacks a scope; grant {scope}", status=status
+            )
+        if status == 404 and store_level:
+            hint = not_found or (
+                "check BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL, and that the API account has the "
+                "scope for this endpoint"
+            )
+            return ConfigurationError(f"{prefix}: {hint}", status=status)
+        return PermanentError(f"{prefix} {detail}".rstrip(), status=status)
+
+
+def _data(body: Any, what: str) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise TransientError(f"{SERVICE} {what}: the answer has no data object")
+    return data
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_detail(resp: requests.Response, secrets: Sequence[str]) -> str:
+    """BigCommerce's `title` (+ `errors`) when the body is its JSON error shape, else a body excerpt."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return body_excerpt(resp.text, secrets) if resp.text else ""
+    if isinstance(body, dict) and body.get("title"):
+        errors = body.get("errors")
+        text = str(body["title"]) + (f" {errors}" if errors else "")
+        return body_excerpt(text, secrets)
+    return body_excerpt(resp.text, secrets)

@@ -1,0 +1,278 @@
+"""Ometria Data API client: the only module that knows Ometria's URLs, headers and limits.
+
+`push` sends one request of 1..100 records of one `@type` (POST /v2/push); `push_all` chunks.
+Every request goes through `budget.acquire()` first and `budget.observe(status, headers)` after
+every response, so the shared Ometria budget sees 429s and the queue headers. The last
+X-QueueSize-Remaining / X-QueueSize-Limit seen are kept in `last_queue_remaining` /
+`last_queue_limit` (None when Ometria did not send them).
+
+Failures (`workers.domain.errors`): 429 -> TransientError (`retry_after` from Retry-After, else 1 s);
+401/403 -> ConfigurationError ("bad Ometria API key"); 404 -> ConfigurationError (OMETRIA_API_URL);
+400 and other 4xx -> PermanentError carrying Ometria's message; 5xx, timeouts, connection errors and
+answers that are not the expected JSON -> TransientError (a push is an upsert, so sending it again
+is harmless). A push answered OK with `rejected > 0` is not an exception: the PushResult says so,
+and `errors()` lists why. Records over Ometria's 60 KB limit are refused before sending with
+`RecordTooLargeError` naming them, so a caller can set them aside and push the rest.
+No retries in here (the tasks retry); redirects are not followed, so the key never travels to
+another host.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from workers.clients.bigcommerce import Budget, NoBudget
+from workers.clients.http import json_of, send
+from workers.domain.errors import (
+    ConfigurationError,
+    PermanentError,
+    SyncError,
+    TransientError,
+    body_excerpt,
+)
+from workers.settings import StoreConfig
+
+MAX_RECORDS = 100  # per push request
+MAX_RECORD_BYTES = 60_000  # "60KB per record"; the decimal reading, to stay on the safe side
+MAX_PRODUCTS_PAGE = 250
+DEFAULT_RETRY_AFTER = 1.0
+SERVICE = "Ometria"
+
+
+@dataclass
+class PushResult:
+    accepted: int
+    rejected: int
+    request_id: str
+
+
+class RecordTooLargeError(PermanentError):
+    """Some records exceed Ometria's per-record size; `record_ids` says which (nothing was sent)."""
+
+    def __init__(self, message: str, *, record_ids: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.record_ids = list(record_ids)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_too_large, (self.message, self.record_ids))
+
+
+def _rebuild_too_large(message: str, record_ids: list[str]) -> RecordTooLargeError:
+    return RecordTooLargeError(message, record_ids=record_ids)
+
+
+def record_size(record: Mapping[str, Any]) -> int:
+    """Bytes of the record as sent (compact UTF-8 JSON)."""
+    return len(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+class OmetriaClient:
+    def __init__(
+        self,
+        store: StoreConfig,
+        budget: Budget | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+    ) -> None:
+        self.store_hash = store.store_hash
+        self.budget: Budget = budget or NoBudget()
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.requests_sent = 0
+        self.last_queue_remaining: int | None = None
+        self.last_queue_limit: int | None = None
+        self._root = f"{store.ometria_api_url.rstrip('/')}/v2"
+        self._secrets = tuple(s for s in (store.ometria_api_key, *store.secrets) if s)
+        self._headers = {
+            "X-Ometria-Auth": store.ometria_api_key,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+
+    def __repr__(self) -> str:
+        return f"OmetriaClient(store_hash={self.store_hash!r}, root={self._root!r})"
+
+    # -- push ------------------------------------------------------------------------------------
+
+    def push(self, records: Sequence[Mapping[str, Any]]) -> PushResult:
+        """One POST /v2/push of 1..100 records of one `@type`."""
+        if not 1 <= len(records) <= MAX_RECORDS:
+            raise ValueError(f"a push takes 1..{MAX_RECORDS} records, got {len(records)}")
+        types = {r.get("@type") for r in records}
+        if len(types) != 1 or None in types:
+            raise ValueError(f"a push takes records of exactly one @type, got {sorted(map(str, types))}")
+        body = json.dumps(list(records), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if len(body) > MAX_RECORD_BYTES + 2:  # only then can a single record be over the limit
+            too_large = [str(r.get("id")) for r in records if record_size(r) > MAX_RECORD_BYTES]
+            if too_large:
+                raise RecordTooLargeError(
+                    f"{SERVICE} push: {len(too_large)} record(s) over {MAX_RECORD_BYTES} bytes: "
+                    + ", ".join(too_large[:10]),
+                    record_ids=too_large,
+                )
+        answer = self._request("POST", "/push", data=body)
+        if not isinstance(answer, dict):
+            raise TransientError(f"{SERVICE} POST /push: the answer is not a JSON object")
+        status = answer.get("status")
+        if status is not None and str(status).upper() != "OK":
+            message = _message(answer) or str(status)
+            raise PermanentError(f"{SERVICE} POST /push: {body_excerpt(message, self._secrets)}")
+        accepted, rejected = answer.get("accepted"), answer.get("rejected")
+        if status is None and accepted is None:
+            raise TransientError(f"{SERVICE} POST /push: the answer has neither status nor counts")
+        rejected_count = _count(rejected, 0)
+        return PushResult(
+            accepted=_count(accepted, len(records) - rejected_count),
+            rejected=rejected_count,
+            request_id=str(answer.get("request_id") or ""),
+        )
+
+    def push_all(self, records: Sequence[Mapping[str, Any]]) -> list[PushResult]:
+        """Push in chunks of 100, in order; stops at (and raises) the first failure."""
+        return [self.push(records[i : i + MAX_RECORDS]) for i in range(0, len(records), MAX_RECORDS)]
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The latest record errors Ometria found after accepting pushes (GET /v2/push/_errors)."""
+        answer = self._request("GET", "/push/_errors")
+        items = _items(answer, ("errors", "data", "results"))
+        if items is None:
+            raise TransientError(f"{SERVICE} GET /push/_errors: the answer is not a list of errors")
+        return items
+
+    # -- read back -------------------------------------------------------------------------------
+
+    def products(
+        self, limit: int = MAX_PRODUCTS_PAGE, offset: int = 0, include_variants: bool = True
+    ) -> list[dict]:
+        """One page of GET /v2/products (Ometria's copy), for verifying drift."""
+        if not 1 <= limit <= MAX_PRODUCTS_PAGE:
+            raise ValueError(f"limit must be 1..{MAX_PRODUCTS_PAGE}")
+        params = {
+            "limit": limit,
+            "offset": max(int(offset), 0),
+            "include_variants": str(include_variants).lower(),
+        }
+        items = _items(self._request("GET", "/products", params=params), ("data", "products", "results"))
+        if items is None:
+            raise TransientError(f"{SERVICE} GET /products: the answer is not a list of products")
+        if not include_variants:  # in case the server ignores the parameter
+            items = [p for p in items if p.get("is_variant") is not True]
+        return items
+
+    def iter_products(self, include_variants: bool = True) -> Iterator[dict[str, Any]]:
+        """Every product Ometria holds, page by page (offset pagination, until an empty page: a server
+        that caps `limit` lower than asked must not end the walk early)."""
+        offset = 0
+        while True:
+            params = {"limit": MAX_PRODUCTS_PAGE, "offset": offset, "includeVariants": "true"}
+            page = _items(self._request("GET", "/products", params=params), ("data", "products", "results"))
+            if page is None:
+                raise TransientError(f"{SERVICE} GET /products: the answer is not a list of products")
+            for product in page:
+                if include_variants or product.get("is_variant") is not True:
+                    yield product
+            if not page:
+                return
+            offset += len(page)
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, data: bytes | None = None
+    ) -> Any:
+        what = f"{method} {path}"
+        self.requests_sent += 1
+        resp = send(
+            self.session,
+            self.budget,
+            method,
+            self._root + path,
+            service=SERVICE,
+            what=what,
+            secrets=self._secrets,
+            params=params,
+            data=data,
+            headers=self._headers,
+            timeout=self.timeout,
+        )
+        self._note_queue(resp.headers)
+        if 200 <= resp.status_code < 300:
+            return json_of(resp, service=SERVICE, what=what, secrets=self._secrets)
+        raise self._classify(resp, what)
+
+    def _note_queue(self, headers: Mapping[str, str]) -> None:
+        remaining, limit = headers.get("X-QueueSize-Remaining"), headers.get("X-QueueSize-Limit")
+        if remaining is not None:
+            self.last_queue_remaining = _int_or_none(remaining)
+        if limit is not None:
+            self.last_queue_limit = _int_or_none(limit)
+
+    def _classify(self, resp: requests.Response, what: str) -> SyncError:
+        status = resp.status_code
+        prefix = f"{SERVICE} {what} (store {self.store_hash}): HTTP {status}"
+        detail = _error_text(resp, self._secrets)
+        if status == 429:
+            wait = _float_or_none(resp.headers.get("Retry-After"))
+            queue = "" if self.last_queue_remaining is None else f" (queue room {self.last_queue_remaining})"
+            return TransientError(
+                f"{prefix}: rate limited{queue}",
+                retry_after=DEFAULT_RETRY_AFTER if wait is None else wait,
+                status=status,
+            )
+        if status >= 500:
+            return TransientError(
+                f"{prefix} {detail}".rstrip(),
+                retry_after=_float_or_none(resp.headers.get("Retry-After")),
+                status=status,
+            )
+        if status in (401, 403):
+            return ConfigurationError(f"{prefix}: bad Ometria API key; check OMETRIA_API_KEY", status=status)
+        if status == 404 or 300 <= status < 400:
+            return ConfigurationError(f"{prefix}: check OMETRIA_API_URL", status=status)
+        return PermanentError(f"{prefix} {detail}".rstrip(), status=status)
+
+
+def _message(answer: Mapping[str, Any]) -> str:
+    for key in ("message", "error", "detail", "title", "errors"):
+        if answer.get(key):
+            return str(answer[key])
+    return ""
+
+
+def _error_text(resp: requests.Response, secrets: Sequence[str]) -> str:
+    try:
+        answer = resp.json()
+    except ValueError:
+        return body_excerpt(resp.text, secrets) if resp.text else ""
+    text = _message(answer) if isinstance(answer, dict) else ""
+    return body_excerpt(text or resp.text, secrets)
+
+
+def _items(answer: Any, keys: Sequence[str]) -> list[dict[str, Any]] | None:
+    if isinstance(answer, dict):
+        answer = next((answer[k] for k in keys if isinstance(answer.get(k), list)), None)
+    if isinstance(answer, list) and all(isinstance(item, dict) for item in answer):
+        return answer
+    return None
+
+
+def _count(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _int_or_none(value: str) -> int | None:
+    number = _float_or_none(value)
+    return int(number) if number is not None and math.isfinite(number) else None
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

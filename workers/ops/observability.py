@@ -1,0 +1,71 @@
+"""Logging, secret redaction and Sentry for every process (web, worker, beat, CLI): one call,
+`init_observability(settings, component)`, early in the process's start.
+
+Logging: when nobody has configured the root logger yet, one stderr handler at LOG_LEVEL (INFO).
+Redaction: every secret the settings hold (tokens, client secrets and their base64 signing keys,
+webhook secrets, Ometria keys, the admin token, passwords inside the database and broker URLs).
+Sentry: only when SENTRY_DSN is set; events and breadcrumbs pass through `scrub_event`, no PII,
+no local variables, no request bodies. Its Flask and Celery integrations enable themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sys
+from urllib.parse import unquote, urlsplit
+
+from workers.ops.redact import install_log_redaction, scrub_breadcrumb, scrub_event
+from workers.settings import Settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [{component}] %(name)s: %(message)s"
+
+
+def secrets_to_hide(settings: Settings) -> list[str]:
+    """Every secret value the settings hold, plus the forms they take on the wire."""
+    secrets = list(settings.secrets)
+    for store in settings.stores.values():
+        if store.client_secret:  # the Standard Webhooks key is base64 of the client secret
+            key = base64.b64encode(store.client_secret.encode()).decode()
+            secrets += [key, key.rstrip("=")]
+    for url in (settings.database_url, settings.broker_url):
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            secrets += [password, unquote(password)]
+    return secrets
+
+
+def configure_logging(component: str, level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if root.handlers:  # gunicorn, celery, pytest or the caller configured logging already
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT.format(component=component)))
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def init_sentry(settings: Settings, component: str) -> None:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        before_send=scrub_event,
+        before_send_transaction=scrub_event,
+        before_breadcrumb=scrub_breadcrumb,
+        send_default_pii=False,
+        include_local_variables=False,  # a frame's locals may hold a secret Sentry would truncate
+        max_request_body_size="never",
+        environment=settings.sentry_environment,
+    )
+    sentry_sdk.set_tag("component", component)
+
+
+def init_observability(settings: Settings, component: str) -> None:
+    configure_logging(component, settings.log_level)
+    install_log_redaction(secrets_to_hide(settings))
+    if settings.sentry_dsn:
+        init_sentry(settings, component)

@@ -1,0 +1,165 @@
+"""Recording acknowledged callbacks: the receiver's hot path, one transaction per group of callbacks.
+
+For each callback: remember its webhook id (replay protection), then mark its ids dirty; a callback
+whose webhook id was seen before — in the database, or earlier in the same group — writes nothing.
+On PostgreSQL the whole group is one statement in autocommit on a connection the caller keeps: one
+round trip, one commit, whatever the group's size (in a busy web process every round trip also
+waits for the GIL). On SQLite it is one `BEGIN IMMEDIATE` transaction through SQLAlchemy.
+
+Errors surface as SQLAlchemy's DBAPIError subclasses on both (so callers handle one family); a
+PostgreSQL connection the server dropped (a restart) is replaced and the statement rerun once — it
+is atomic, so a failed attempt wrote nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from workers.store.storage import DIRTY_UPSERT, WEBHOOK_INSERT, get_engine, postgres_url
+
+STATEMENT_TIMEOUT_MS = 8000  # under consumer.webhooks.group_commit's wait: a stuck statement fails, not hangs
+
+
+@dataclass(frozen=True)
+class Callback:
+    """One acknowledged callback's change, as the receiver records it."""
+
+    store_hash: str
+    entity: str
+    ids: tuple[int, ...]
+    webhook_id: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return self.webhook_id[:128] if self.webhook_id is not None else None
+
+
+def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
+    """Record a group with a connection of its own (tests, tools); the receiver uses a Recorder."""
+    recorder = Recorder(url)
+    try:
+        return recorder(callbacks)
+    finally:
+        recorder.close()
+
+
+class Recorder:
+    """Records groups of callbacks, one group at a time (consumer.webhooks.group_commit's leader), keeping
+    its PostgreSQL connection between groups. Calling it returns, per callback, True when it was recorded
+    and False for a replayed webhook id."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: psycopg.Connection[Any] | None = None
+        self._pid = 0
+
+    def __call__(self, callbacks: Sequence[Callback]) -> list[bool]:
+        first = _first_of_each_id(callbacks)
+        todo = [cb for cb, is_first in zip(callbacks, first, strict=True) if is_first]
+        write = self._write_sqlite if self.url.startswith("sqlite") else self._write_postgres
+        seen = write(todo, time.time()) if todo else set()
+        return [is_first and cb.key not in seen for cb, is_first in zip(callbacks, first, strict=True)]
+
+    def close(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+    def _write_sqlite(self, callbacks: Sequence[Callback], now: float) -> set[str]:
+        seen: set[str] = set()
+        with get_engine(self.url).begin() as conn:
+            for cb in callbacks:
+                if cb.key is not None:
+                    params = {"webhook_id": cb.key, "store_hash": cb.store_hash, "now": now}
+                    if conn.execute(WEBHOOK_INSERT, params).first() is None:
+                        seen.add(cb.key)
+            rows = _dirty_rows([cb for cb in callbacks if cb.key not in seen], now)
+            if rows:
+                conn.execute(DIRTY_UPSERT, rows)
+        return seen
+
+    def _write_postgres(self, callbacks: Sequence[Callback], now: float) -> set[str]:
+        params = _postgres_params(callbacks, now)
+        for attempt in (1, 2):
+            try:
+                conn = self._connection()
+                return {row[0] for row in conn.execute(RECORD_POSTGRES, params)}
+            except psycopg.Error as exc:
+                dropped = self._conn is not None and self._conn.broken
+                if dropped:
+                    self.close()
+                    if attempt == 1:
+                        continue  # a connection the server had dropped: the rerun gets a fresh one
+                raise DBAPIError.instance(
+                    "record callbacks", None, exc, psycopg.Error, hide_parameters=True
+                ) from exc
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._pid != os.getpid():  # forked (gunicorn): the parent's connection is not ours
+            self._conn, self._pid = None, os.getpid()
+        if self._conn is None or self._conn.closed:
+            conninfo = make_url(postgres_url(self.url)).set(drivername="postgresql")
+            self._conn = psycopg.connect(
+                conninfo.render_as_string(hide_password=False),
+                autocommit=True,
+                connect_timeout=5,
+                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            )
+        return self._conn
+
+
+def _first_of_each_id(callbacks: Sequence[Callback]) -> list[bool]:
+    """False for a callback whose webhook id an earlier one in the group carries."""
+    ids: set[str] = set()
+    first: list[bool] = []
+    for cb in callbacks:
+        first.append(cb.key is None or cb.key not in ids)
+        if cb.key is not None:
+            ids.add(cb.key)
+    return first
+
+
+def _dirty_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any]]:
+    """The group's rows, each key once, in key order: concurrent groups lock rows in the same order,
+    so they never deadlock."""
+    keys = sorted({(cb.store_hash, cb.entity, int(i)) for cb in callbacks for i in cb.ids})
+    return [
+        {"store_hash": h, "entity": e, "entity_id": i, "reason": "webhook", "now": now} for h, e, i in keys
+    ]
+
+
+# The group travels as one JSON parameter (one row per callback and id: webhook id, store, entity,
+# id — cheaper to send than arrays). The webhook ids go in first; only rows of callbacks whose id was
+# new (or that carry none) are upserted, each key once and in key order (one statement never touches
+# a row twice; concurrent groups lock rows in the same order). Answers the webhook ids seen before.
+RECORD_POSTGRES = (
+    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json) AS t(w text, s text, e text, i bigint)),"
+    " fresh AS (INSERT INTO seen_webhooks (webhook_id, store_hash, received_at)"
+    "   SELECT DISTINCT w, s, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
+    "   ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id),"
+    " marked AS (INSERT INTO dirty (store_hash, entity, entity_id, version, reason, first_seen, last_seen,"
+    "   not_before, attempts)"
+    "   SELECT DISTINCT s, e, i, 1, 'webhook', %(now)s::float8, %(now)s::float8, 0.0, 0 FROM cb"
+    "   WHERE w IS NULL OR w IN (SELECT webhook_id FROM fresh)"
+    "   ORDER BY s, e, i"
+    "   ON CONFLICT (store_hash, entity, entity_id)"
+    "   DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0)"
+    " SELECT DISTINCT w FROM cb WHERE w IS NOT NULL AND w NOT IN (SELECT webhook_id FROM fresh)"
+)
+
+
+def _postgres_params(callbacks: Sequence[Callback], now: float) -> dict[str, Any]:
+    rows = [
+        {"w": cb.key, "s": cb.store_hash, "e": cb.entity, "i": int(i)} for cb in callbacks for i in cb.ids
+    ]
+    return {"group": json.dumps(rows, separators=(",", ":")), "now": now}

@@ -1,0 +1,34 @@
+"""Bring a database to the latest Alembic migration (`bcsync db upgrade`, and every process on start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from workers.store.storage import get_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str) -> None:
+    """Idempotent; safe to call from several processes at once (PostgreSQL: advisory lock)."""
+    engine = get_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_lock(741852)")
+            try:
+                command.upgrade(alembic_config(url), "head")
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(741852)")
+                conn.commit()
+    else:
+        command.upgrade(alembic_config(url), "head")

@@ -1,0 +1,231 @@
+"""Celery tasks: short glue around workers.sync.flush. The database holds the work; these only run it.
+
+A task base class does the cross-cutting part once: retry on unexpected errors (the database or
+broker being away) with exponential back-off and jitter, and a log line for what it did.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import time
+
+from celery import Task
+from celery.signals import beat_init, worker_process_init, worker_shutting_down
+
+from workers.clients.bigcommerce import BigCommerceClient
+from workers.domain.errors import SyncError
+from workers.settings import get_settings
+from workers.store import storage
+from workers.store.migrate import upgrade
+from workers.store.storage import PRODUCT, session_scope
+from workers.sync.flush import Syncer, backoff, drain
+from workers.sync.hooks import revive_hooks
+from workers.tasks.app import app
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 20.0  # a warm shutdown waits at most this (plus one batch) for a running flush
+_shutting_down = False
+_syncers: dict[str, Syncer] = {}
+
+
+# One byte shared with the pool children forked after this import. Celery runs
+# `worker_shutting_down` in the main process only, so on a SIGTERM to the main process alone
+# (docker stop, Kubernetes) the children would drain on for up to DRAIN_SECONDS: this tells them
+# to stop after the batch in hand. (A SIGTERM to the whole process group ends a child at once;
+# `Syncer.flush_batch` then gives its rows back.)
+_STOP = mmap.mmap(-1, 1)
+
+
+@worker_shutting_down.connect
+def _stop_between_batches(**_kw: object) -> None:
+    global _shutting_down  # noqa: PLW0603 — a process-wide flag set by a signal
+    _shutting_down = True
+    _STOP[0] = 1
+
+
+def _stopping() -> bool:
+    return _shutting_down or _STOP[0] == 1
+
+
+@worker_process_init.connect
+@beat_init.connect
+def _prepare(**_kw: object) -> None:
+    from workers.ops.observability import init_observability
+
+    settings = get_settings()
+    init_observability(settings, "worker")
+    upgrade(settings.database_url)
+
+
+def syncer(store_hash: str) -> Syncer:
+    if store_hash not in _syncers:
+        settings = get_settings()
+        store = settings.store(store_hash)
+        if store is None:
+            raise KeyError(f"store {store_hash} is not configured")
+        _syncers[store_hash] = Syncer(settings, store)
+    return _syncers[store_hash]
+
+
+class SyncTask(Task):
+    """Retries on anything unexpected (database down, broker hiccup) with back-off and jitter;
+    the work itself is safe in the database meanwhile, so giving up loses nothing either."""
+
+    autoretry_for = (Exception,)
+    dont_autoretry_for = (KeyError,)
+    max_retries = 20
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    acks_late = True
+
+
+@app.task(base=SyncTask, name="workers.tasks.flush_store")
+def flush_store(store_hash: str) -> dict:
+    sync = syncer(store_hash)
+    paused = sync.paused()
+    if paused > 0:
+        flush_store.apply_async(args=[store_hash], countdown=paused)
+        return {"paused": paused}
+    if _defer_while_settling(sync, store_hash):
+        return {"settling": True}
+    deadline = time.time() + DRAIN_SECONDS
+    totals = {"batches": 0, "claimed": 0, "pushed": 0, "requests": 0, "failed": 0}
+    more = False
+    for report in drain(sync, deadline, settle=True):
+        totals["batches"] += 1
+        for key in ("claimed", "pushed", "requests", "failed"):
+            totals[key] += getattr(report, key)
+        log.info("flushed store %s: %s", store_hash, report)
+        if report.retry_in is not None:
+            flush_store.apply_async(args=[store_hash], countdown=report.retry_in)
+        if _stopping():
+            break
+        more = True
+    if _stopping() or _defer_while_settling(sync, store_hash):
+        return totals
+    if more and time.time() >= deadline:
+        flush_store.delay(store_hash)  # a long backlog: hand over to the next task, keep the queue fair
+    return totals
+
+
+def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
+    """A storm is still arriving: schedule one deferred flush for the store (not one per wake-up)."""
+    settle = sync.settle_time()
+    if settle <= 0:
+        return False
+    with session_scope(sync.db) as s:
+        due = storage.schedule_flush(s, store_hash, time.time() + settle)
+    if due:
+        flush_store.apply_async(args=[store_hash], countdown=settle)
+    return True
+
+
+@app.task(base=SyncTask, name="workers.tasks.sweep_dirty")
+def sweep_dirty() -> list[str]:
+    """Flush every store that has claimable dirty rows (wake-ups lost or delayed land here)."""
+    with session_scope(get_settings().database_url) as s:
+        stores = [h for h in storage.stores_with_work(s) if h in get_settings().stores]
+    for store_hash in stores:
+        flush_store.delay(store_hash)
+    return stores
+
+
+@app.task(base=SyncTask, name="workers.tasks.reconcile_modified")
+def reconcile_modified() -> dict[str, int]:
+    out = {}
+    for store_hash in get_settings().stores:
+        try:
+            out[store_hash] = syncer(store_hash).sweep_modified()
+        except SyncError as exc:
+            log.warning("date_modified sweep of store %s failed: %s", store_hash, exc)
+            continue
+        if out[store_hash]:
+            flush_store.delay(store_hash)
+    return out
+
+
+@app.task(base=SyncTask, name="workers.tasks.resync_all")
+def resync_all(store_hash: str | None = None, dry_run: bool = False) -> dict[str, dict]:
+    out = {}
+    for sh in [store_hash] if store_hash else list(get_settings().stores):
+        report = syncer(sh).resync_all(dry_run=dry_run)
+        out[sh] = {k: v for k, v in vars(report).items() if k != "samples"}
+        if report.gone and not dry_run:
+            flush_store.delay(sh)
+    return out
+
+
+@app.task(base=SyncTask, name="workers.tasks.check_hooks")
+def check_hooks() -> dict[str, list[int]]:
+    """Re-activate hooks BigCommerce deactivated (after 48 h of failures, or 90 days unused)."""
+    out: dict[str, list[int]] = {}
+    for sh, store in get_settings().stores.items():
+        try:
+            revived = [int(h["id"]) for h in revive_hooks(BigCommerceClient(store), sh)]
+        except SyncError as exc:
+            log.warning("hook check of store %s failed: %s", sh, exc)
+            revived = []
+        out[sh] = revived
+    return out
+
+
+@app.task(base=SyncTask, name="workers.tasks.collect_ometria_errors")
+def collect_ometria_errors() -> dict[str, int]:
+    """File Ometria's asynchronous validation errors in the failed list, once each, and forget the
+    records' fingerprints so that a replay (after the store is fixed) pushes them again."""
+    settings = get_settings()
+    out = {}
+    for sh in settings.stores:
+        try:
+            errors = syncer(sh).ometria.errors()
+        except SyncError as exc:
+            log.warning("reading Ometria errors for store %s failed: %s", sh, exc)
+            continue
+        filed = 0
+        with session_scope(settings.database_url) as s:
+            state = storage.store_state(s, sh)
+            seen = list(state.seen_errors or [])
+            for err in errors:
+                key = f"{err.get('request_id')}|{err.get('record_id')}|{err.get('error_path')}"
+                record_id = str(err.get("record_id") or "")
+                if key in seen or not record_id:
+                    continue
+                seen.append(key)
+                pid = record_id.split("-", 1)[0]
+                storage.record_failure(
+                    s,
+                    store_hash=sh,
+                    task="ometria-validation",
+                    entity=PRODUCT,
+                    entity_ids=[int(pid)] if pid.isdigit() else [],
+                    kind="permanent",
+                    record_id=record_id,
+                    error=f"Ometria rejected {record_id} at {err.get('error_path')}: "
+                    f"{err.get('error_message')}",
+                )
+                storage.forget_records(s, sh, [record_id])
+                filed += 1
+            state.seen_errors = seen[-500:]
+        out[sh] = filed
+    return out
+
+
+@app.task(base=SyncTask, name="workers.tasks.prune")
+def prune() -> int:
+    with session_scope(get_settings().database_url) as s:
+        return storage.prune_webhooks(s, time.time() - 3600)
+
+
+__all__ = [
+    "backoff",
+    "flush_store",
+    "sweep_dirty",
+    "reconcile_modified",
+    "resync_all",
+    "check_hooks",
+    "collect_ometria_errors",
+    "prune",
+]
