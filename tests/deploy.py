@@ -157,10 +157,12 @@ def _content_length(head: bytes) -> int | None:
     return None
 
 
+def get_request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: deploy.test\r\nConnection: close\r\n\r\n".encode()
+
+
 def get(port: int, path: str, timeout: float = 5) -> tuple[int, bytes, float]:
-    return request(
-        port, f"GET {path} HTTP/1.1\r\nHost: deploy.test\r\nConnection: close\r\n\r\n".encode(), timeout
-    )
+    return request(port, get_request(path), timeout)
 
 
 def signed_callback(product_id: int, store_hash: str = STORE_HASH) -> bytes:

@@ -91,6 +91,14 @@ def still_open(sock: socket.socket) -> bool:
     return False
 
 
+def probe(web: Web, what: str, raw: bytes) -> None:
+    try:
+        status, body, seconds = deploy.request(web.port, raw, timeout=DEADLINE)
+    except TimeoutError:
+        pytest.fail(f"{what}: no answer within {DEADLINE} s while {STALLED} connections stall\n{web.logs()}")
+    assert (status, seconds < DEADLINE) == (200, True), (what, status, body, seconds, web.logs())
+
+
 def test_stalled_connections_do_not_block_health_or_callbacks(web: Web) -> None:
     from workers.storage import dirty_counts, session_scope
 
@@ -99,11 +107,8 @@ def test_stalled_connections_do_not_block_health_or_callbacks(web: Web) -> None:
         time.sleep(0.5)  # every stalled connection is accepted and waiting by now
         started = time.monotonic()
         for product_id in (101, 102, 103):
-            status, body, seconds = deploy.get(web.port, "/healthz", timeout=DEADLINE)
-            assert (status, seconds < DEADLINE) == (200, True), (status, body, seconds, web.logs())
-            raw = deploy.signed_callback(product_id)
-            status, body, seconds = deploy.request(web.port, raw, timeout=DEADLINE)
-            assert (status, seconds < DEADLINE) == (200, True), (status, body, seconds, web.logs())
+            probe(web, "GET /healthz", deploy.get_request("/healthz"))
+            probe(web, "a signed callback", deploy.signed_callback(product_id))
         assert time.monotonic() - started < 4  # all of it inside the proxy's 5 s client timeouts
         waiting = sum(still_open(s) for s in socks)
         assert waiting == STALLED, f"only {waiting} of {STALLED} stalled connections were still open"
