@@ -7,10 +7,11 @@ stall hold every thread and the receiver stops answering (issue 14). nginx reads
 with short header/body timeouts and the receiver's 64 KiB limit, before gunicorn sees a byte of it;
 gunicorn then only ever works on complete requests. See infra/README.md, "The web shape".
 
-What it does: opens gunicorn's listening socket on 127.0.0.1 (an ephemeral port, handed to gunicorn as
-fd://N so nothing can take it in between), renders infra/nginx.conf.template for $PORT into
-$BCSYNC_VAR_DIR/web/, starts gunicorn and nginx, forwards SIGTERM/SIGINT (graceful stop of both) and
-SIGHUP (reload), and exits when either of them exits, stopping the other.
+What it does: opens one listening socket on 127.0.0.1 per gunicorn process (ephemeral ports, handed to
+gunicorn as fd://N so nothing can take them in between), renders infra/nginx.conf.template for $PORT
+into $BCSYNC_VAR_DIR/web/ (nginx balances over the gunicorns, least busy first), starts WEB_CONCURRENCY
+single-process gunicorns and nginx, forwards SIGTERM/SIGINT (graceful stop of all) and SIGHUP (reload),
+and exits when any of them exits, stopping the others.
 
 Environment: PORT (5000), WEB_CONCURRENCY (2 gunicorn processes), WEB_THREADS (4 threads each),
 BCSYNC_VAR_DIR (var). Standard library only: it runs before anything else is known to work.
@@ -69,8 +70,8 @@ def env_int(name: str, default: int) -> int:
     return value
 
 
-def render_nginx_conf(run_dir: Path, port: int, upstream: str) -> Path:
-    """nginx.conf for `port`, proxying to `upstream`, every file it writes under `run_dir`."""
+def render_nginx_conf(run_dir: Path, port: int, upstreams: list[str]) -> Path:
+    """nginx.conf for `port`, proxying to `upstreams`, every file it writes under `run_dir`."""
     user = ""
     if os.geteuid() == 0:  # nginx's workers drop root; name an account that exists here
         nobody = pwd.getpwnam("nobody")
@@ -79,7 +80,7 @@ def render_nginx_conf(run_dir: Path, port: int, upstream: str) -> Path:
         "USER": user,
         "RUN_DIR": str(run_dir),
         "PORT": str(port),
-        "UPSTREAM": upstream,
+        "UPSTREAM_SERVERS": "\n".join(f"        server {u};" for u in upstreams),
         "MAX_BODY": str(MAX_BODY),
         "CLIENT_TIMEOUT": str(CLIENT_TIMEOUT),
     }
@@ -111,7 +112,7 @@ def gunicorn_argv(fd: int) -> list[str]:
         "--worker-class",
         "gthread",
         "--workers",
-        str(env_int("WEB_CONCURRENCY", 2)),
+        "1",
         "--threads",
         str(env_int("WEB_THREADS", 4)),
         "--bind",
@@ -136,15 +137,16 @@ class Web:
         nginx = find_nginx()
         run_dir = (Path(os.environ.get("BCSYNC_VAR_DIR", "").strip() or "var") / "web").absolute()
         run_dir.mkdir(parents=True, exist_ok=True)
-        listener = loopback_listener()
-        upstream = f"127.0.0.1:{listener.getsockname()[1]}"
-        conf = render_nginx_conf(run_dir, port, upstream)
-        self.procs["gunicorn"] = subprocess.Popen(
-            gunicorn_argv(listener.fileno()), pass_fds=[listener.fileno()]
-        )
-        listener.close()  # gunicorn holds it now
+        listeners = [loopback_listener() for _ in range(env_int("WEB_CONCURRENCY", 2))]
+        upstreams = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in listeners]
+        conf = render_nginx_conf(run_dir, port, upstreams)
+        for i, sock in enumerate(listeners, 1):
+            self.procs[f"gunicorn-{i}"] = subprocess.Popen(
+                gunicorn_argv(sock.fileno()), pass_fds=[sock.fileno()]
+            )
+            sock.close()  # that gunicorn holds it now
         self.procs["nginx"] = subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf), "-e", "stderr"])
-        say(f"nginx on port {port} in front of gunicorn on {upstream} ({conf})")
+        say(f"nginx on port {port} in front of gunicorn on {', '.join(upstreams)} ({conf})")
 
     def signal(self, signum: int, _frame: object) -> None:
         if signum == signal.SIGHUP:  # reload: gunicorn restarts its workers, nginx re-reads its file
@@ -157,19 +159,18 @@ class Web:
         if self.stopping:
             return
         self.stopping = True
-        graceful = {"nginx": signal.SIGQUIT, "gunicorn": signal.SIGTERM}
         for name, proc in self.procs.items():
             if proc.poll() is None:
-                proc.send_signal(graceful[name])
+                proc.send_signal(signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
 
     def wait(self) -> int:
-        """Until both have exited; the first to exit unasked takes the other down. Its code is ours."""
+        """Until all have exited; the first to exit unasked takes the others down. Its code is ours."""
         code: int | None = None
         deadline: float | None = None
         while any(p.poll() is None for p in self.procs.values()):
             for name, proc in self.procs.items():
                 if proc.returncode is not None and not self.stopping:
-                    say(f"{name} exited (code {proc.returncode}); stopping the other")
+                    say(f"{name} exited (code {proc.returncode}); stopping the others")
                     code = proc.returncode or 1
                     self.stop()
             if self.stopping and deadline is None:

@@ -410,7 +410,7 @@ def test_the_rendered_nginx_config_is_valid(tmp_path: Path) -> None:
     assert spec and spec.loader
     launcher = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(launcher)
-    conf = launcher.render_nginx_conf(tmp_path, deploy.free_port(), "127.0.0.1:9")
+    conf = launcher.render_nginx_conf(tmp_path, deploy.free_port(), ["127.0.0.1:9", "127.0.0.1:10"])
     text = conf.read_text()
     for directive in (
         "proxy_request_buffering on;",
@@ -418,6 +418,9 @@ def test_the_rendered_nginx_config_is_valid(tmp_path: Path) -> None:
         "client_body_timeout 5s;",
         "client_max_body_size 65536;",
         "keepalive 32;",
+        "least_conn;",
+        "server 127.0.0.1:9;",
+        "server 127.0.0.1:10;",
     ):
         assert directive in text
     result = subprocess.run(
