@@ -320,12 +320,139 @@ def catalogue_rows(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def scaleout_rows(r: dict[str, Any]) -> list[Row]:
+    name = "scaleout"
+    if r.get("skipped"):
+        return [(name, f"not run: {r['skipped']}", "", "", "", "")]
+    cfg, storm, ingest = r["config"], r["storm"], r["ingest"]
+    w1, wn = cfg["worker_hosts"][0], cfg["worker_hosts"][-1]
+    h1, hn = cfg["web_hosts"][0], cfg["web_hosts"][-1]
+    one, many = storm[f"workers_{w1}"], storm[f"workers_{wn}"]
+    web1, webn = ingest[f"webs_{h1}"], ingest[f"webs_{hn}"]
+    s = cfg["storm"]
+    window = s["window_seconds"]
+
+    def times(ratio: float | None) -> str:
+        return "—" if ratio is None else f"{ratio:.2f} x"
+
+    def end_state(x: dict[str, Any]) -> str:
+        return "equal" if x["drift_count"] == 0 else f"{x['drift_count']} differences"
+
+    batches = many.get("batches_per_worker", {})
+    return [
+        (
+            name,
+            f"setup: every process on its own simulated host (network namespace + veth), PostgreSQL + "
+            f"Redis on a db host, the sandbox on another, fresh clone {r['commit']}, {r['cores']} cores "
+            f"for all of them; storm {s['callbacks']:,} callbacks / {s['products']:,} products, Standard "
+            f"quota per {window:g} s, 1 web host, worker hosts of celery --concurrency "
+            f"{cfg['worker_concurrency']}; ingest {cfg['ingest_connections']} connections in all, web "
+            f"hosts of gunicorn WEB_CONCURRENCY={cfg['web_concurrency']} x 4 threads",
+            f"{wn} / {hn} hosts",
+            f"{w1} / {h1} host(s)",
+            "",
+            "",
+        ),
+        (
+            name,
+            f"storm: seconds to quiescence, {wn} vs {w1} worker host(s)",
+            _n(many["quiescence_seconds"], 1),
+            f"{_n(one['quiescence_seconds'], 1)}; speed-up {times(r['storm_speedup'])}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "storm: callbacks all acknowledged after (s) (the sandbox delivering to 1 web host)",
+            _n(many["delivered_seconds"], 1),
+            _n(one["delivered_seconds"], 1),
+            "",
+            "",
+        ),
+        (
+            name,
+            "storm: from the last acknowledgement to quiescence (s): debounce, fetches, and Ometria "
+            "pushes at the shared OMETRIA_PUSH_RATE",
+            _n(_after_ack(many), 1),
+            _n(_after_ack(one), 1),
+            "",
+            "",
+        ),
+        (
+            name,
+            f"storm: batches flushed per worker host ({wn} hosts; a storm is flushed once quiet, or "
+            "after SYNC_MAX_WAIT_SECONDS, in batches of up to 1,000 products)",
+            " / ".join(str(v) for v in batches.values()) or "—",
+            f"{sum(one.get('batches_per_worker', {}).values())} on 1 host",
+            "",
+            "",
+        ),
+        (
+            name,
+            "storm: BigCommerce calls / Ometria requests",
+            f"{_n(many['bc_calls'])} / {_n(many['ometria_requests'])}",
+            f"{_n(one['bc_calls'])} / {_n(one['ometria_requests'])}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "storm: end state, Ometria vs store",
+            end_state(many),
+            end_state(one),
+            "equal",
+            _verdict(many["drift_count"] == 0 and one["drift_count"] == 0),
+        ),
+        (
+            name,
+            f"ingest: webhooks/s, {hn} vs {h1} web host(s)",
+            _n(webn["per_second"]),
+            f"{_n(web1['per_second'])}; speed-up {times(r['ingest_speedup'])}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "ingest: ack latency p50 / p99 (ms)",
+            f"{_n(webn['p50_ms'], 1)} / {_n(webn['p99_ms'], 1)}",
+            f"{_n(web1['p50_ms'], 1)} / {_n(web1['p99_ms'], 1)}",
+            "",
+            "",
+        ),
+        (
+            name,
+            "machine load average (1 min) as each case began: the hosts share the cores with whatever "
+            "else runs",
+            f"storm {_n(many.get('load_average'), 1)}, ingest "
+            + ", ".join(_n(x.get("load_average"), 1) for x in webn.get("rounds", [])),
+            f"storm {_n(one.get('load_average'), 1)}, ingest "
+            + ", ".join(_n(x.get("load_average"), 1) for x in web1.get("rounds", [])),
+            "",
+            "",
+        ),
+        (
+            name,
+            "ingest: non-2xx answers (valid callbacks)",
+            _n(webn["non_2xx"]),
+            _n(web1["non_2xx"]),
+            "0",
+            _verdict(webn["non_2xx"] == 0 and web1["non_2xx"] == 0),
+        ),
+    ]
+
+
+def _after_ack(storm: dict[str, Any]) -> float | None:
+    quiet, acked = storm.get("quiescence_seconds"), storm.get("delivered_seconds")
+    return None if quiet is None or acked is None else max(0.0, quiet - acked)
+
+
 BUILDERS = {
     "catalogue": catalogue_rows,
     "ingest": ingest_rows,
     "storm": storm_rows,
     "resync": resync_rows,
     "latency": latency_rows,
+    "scaleout": scaleout_rows,
 }
 
 
