@@ -589,9 +589,10 @@ def test_the_image_steps_and_compose_commands_run_from_a_fresh_clone(tmp_path: P
                 return bool(re.search(r"Task workers\.tasks\.sweep_dirty\[[^\]]+\] succeeded", worker))
 
             deploy.wait_until(swept, 90, interval=1, what="beat's first sweep_dirty, run by the worker")
-            assert list((tmp_path / "state").glob("celerybeat-schedule*")), (
-                "beat keeps its schedule in the state folder"
-            )
+            engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+            with engine.connect() as conn:  # beat keeps its schedule in the database, not a local file
+                assert conn.execute(text("SELECT count(*) FROM beat_runs")).scalar()
+            engine.dispose()
         finally:
             codes = {}
             for name, proc in procs.items():
