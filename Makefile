@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench browser clean
+.PHONY: install run test lint bench browser nginx clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ run: install
 	fi
 
 ## make test: lint, then the whole suite (SQLite, PostgreSQL, Redis, RabbitMQ, headless Chromium).
-test: install browser
+test: install browser nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -51,6 +51,11 @@ bench: install
 ## Debian's Chromium for the admin page's browser test (skipped, saying why, where it cannot install).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will skip"; }
+
+## Debian's nginx, which the web process runs in front of gunicorn (infra/web.py); the slow-client
+## and deployment tests skip, saying why, without it.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || echo "nginx not installed (needs root: apt-get install nginx): the web process cannot start and its tests will skip"; }
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
