@@ -11,8 +11,13 @@ One blueprint per API section:
 | gate.py          | (every request) store hash, auth, rate limit, latency, error bodies            |
 | products.py      | /v3/catalog/products, /v3/catalog/products/{id}                                |
 | product_parts.py | variants, images, custom fields of a product; /catalog/products/category-assignments |
-| categories.py    | /v3/catalog/trees, /trees/categories, /catalog/categories, /catalog/brands     |
-| channels.py      | /v3/channels, /v3/channels/{id}, /v3/channels/{id}/site                        |
+| categories.py    | /v3/catalog/trees[/{id}/categories], /trees/categories, /catalog/categories, brands |
+| channels.py      | /v3/channels[/{id}[/site|/currency-assignments]], /v3/sites                    |
+| currencies.py    | /v2/currencies, /v2/currencies/{id}                                            |
+| assignments.py   | /v3/catalog/products/channel-assignments (GET, PUT, DELETE)                    |
+| metafields.py    | /v3/catalog/products/{id}/metafields[/{id}], /v3/catalog/products/metafields   |
+| price_lists.py   | /v3/pricelists[/{id}], /v3/pricelists/assignments, /v3/pricelists/{id}/assignments |
+| price_records.py | /v3/pricelists/{id}/records[/{variant_id}[/{currency}]]                        |
 | store_info.py    | /v2/store, /v2/time                                                            |
 | hooks.py         | /v3/hooks, /v3/hooks/{id}, /v3/hooks/admin                                     |
 | storefront.py    | /v3/storefront/api-token                                                       |
@@ -26,12 +31,17 @@ from typing import Any
 
 from flask import Flask, Response
 
+from sandbox.bigcommerce_api.assignments import assignments_blueprint
 from sandbox.bigcommerce_api.categories import categories_blueprint
 from sandbox.bigcommerce_api.channels import channels_blueprint
 from sandbox.bigcommerce_api.control import register_control_routes, register_hooks_for
+from sandbox.bigcommerce_api.currencies import currencies_blueprint
 from sandbox.bigcommerce_api.gate import install_gate
 from sandbox.bigcommerce_api.hooks import hooks_blueprint
 from sandbox.bigcommerce_api.http import SANDBOX_CLIENT_ID, endpoint_name, error_response
+from sandbox.bigcommerce_api.metafields import metafields_blueprint
+from sandbox.bigcommerce_api.price_lists import price_lists_blueprint
+from sandbox.bigcommerce_api.price_records import price_records_blueprint
 from sandbox.bigcommerce_api.product_parts import product_parts_blueprint
 from sandbox.bigcommerce_api.products import products_blueprint
 from sandbox.bigcommerce_api.store_info import store_info_blueprint
@@ -67,6 +77,11 @@ def create_bigcommerce_app(
         product_parts_blueprint(store),
         categories_blueprint(store),
         channels_blueprint(store),
+        currencies_blueprint(store),
+        assignments_blueprint(store),
+        metafields_blueprint(store),
+        price_lists_blueprint(store),
+        price_records_blueprint(store),
         store_info_blueprint(store, limiter),
         hooks_blueprint(store, dispatcher, client_id),
         storefront_blueprint(store, client_id, client_secret),

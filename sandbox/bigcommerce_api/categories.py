@@ -1,11 +1,22 @@
-"""/v3/catalog/trees, /v3/catalog/trees/categories, /v3/catalog/categories and /v3/catalog/brands."""
+"""/v3/catalog/trees (a tree per channel), /v3/catalog/trees/categories, /v3/catalog/trees/{id}/categories,
+/v3/catalog/categories (the default tree) and /v3/catalog/brands."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from sandbox.bigcommerce_api.http import V3, bool_arg, csv_arg, int_arg, int_list, paged, shape_fields
-from sandbox.store import Store
+from sandbox.bigcommerce_api.http import (
+    V3,
+    ApiError,
+    bool_arg,
+    csv_arg,
+    int_arg,
+    int_list,
+    json_response,
+    paged,
+    shape_fields,
+)
+from sandbox.store import NotFound, Store
 
 
 def categories_blueprint(store: Store) -> Blueprint:
@@ -36,7 +47,75 @@ def categories_blueprint(store: Store) -> Blueprint:
 
     @bp.get("/catalog/trees")
     def trees(store_hash: str) -> Response:
-        return paged([{"id": 1, "name": "Default tree", "channels": [1]}])
+        items = store.trees()
+        ids = int_list("id:in", request.args.get("id:in"))
+        if ids is not None:
+            items = [t for t in items if t["id"] in set(ids)]
+        channels = int_list("channel_id:in", request.args.get("channel_id:in"))
+        if channels is not None:
+            items = [t for t in items if set(t["channels"]) & set(channels)]
+        return paged(items)
+
+    @bp.put("/catalog/trees")
+    def upsert_trees(store_hash: str) -> Response:
+        """Renames existing trees (the sandbox makes no new trees: one per channel exists already)."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, list) or not all(isinstance(t, dict) for t in body):
+            raise ApiError(422, "Input is invalid.", {"body": "expected a JSON array of trees"})
+        out = []
+        for tree in body:
+            if not isinstance(tree.get("id"), int):
+                raise ApiError(
+                    422, "Creating category trees is not supported by the sandbox", {"id": "required"}
+                )
+            try:
+                out.append(store.update_tree(tree["id"], tree.get("name")).entity)  # type: ignore[arg-type]
+            except NotFound:
+                raise ApiError(422, f"Category tree {tree['id']} does not exist", {"id": "invalid"}) from None
+        return json_response({"data": out, "meta": {}})
+
+    @bp.get("/catalog/trees/<int:tree_id>/categories")
+    def nested_tree(store_hash: str, tree_id: int) -> Response:
+        """One tree as nested nodes (id, parent_id, depth, path, name, is_visible, url, children)."""
+        if tree_id not in {t["id"] for t in store.trees()}:
+            raise ApiError(404, f"Category tree {tree_id} not found")
+        max_depth = int_arg("depth")
+        items = [c for c in store.category_tree() if c["tree_id"] == tree_id]
+        children: dict[int, list[dict]] = {}
+        for c in sorted(items, key=lambda c: (c["sort_order"], c["category_id"])):
+            children.setdefault(c["parent_id"], []).append(c)
+
+        def node(c: dict, depth: int, path: list[int]) -> dict:
+            below = children.get(c["category_id"], []) if max_depth is None or depth < max_depth else []
+            return {
+                "id": c["category_id"],
+                "parent_id": c["parent_id"],
+                "depth": depth,
+                "path": path,
+                "name": c["name"],
+                "is_visible": c["is_visible"],
+                "children": [node(k, depth + 1, [*path, c["category_id"]]) for k in below],
+                "url": c["url"]["path"],
+            }
+
+        return json_response({"data": [node(c, 1, []) for c in children.get(0, [])], "meta": {}})
+
+    @bp.post("/catalog/trees/categories")
+    def create_tree_categories(store_hash: str) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, list) or not body or not all(isinstance(c, dict) for c in body):
+            raise ApiError(422, "Input is invalid.", {"body": "expected a JSON array of categories"})
+        created = []
+        for item in body:
+            result = store.create_category(
+                item.get("name"),  # type: ignore[arg-type]
+                int(item.get("parent_id") or 0),
+                item.get("tree_id"),
+            )
+            created.append(result.entity)
+        return json_response(
+            {"data": created, "meta": {"total": len(created), "success": len(created), "failed": 0}}, 201
+        )
 
     @bp.get("/catalog/categories")
     def categories(store_hash: str) -> Response:

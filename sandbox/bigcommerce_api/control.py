@@ -8,7 +8,7 @@ from flask import Flask, Response, request
 
 from sandbox.bigcommerce_api.http import SANDBOX_CLIENT_ID, destination_error, json_response
 from sandbox.ratelimit import RateLimiter
-from sandbox.store import CATALOG_SCOPES, Invalid, NotFound, Store
+from sandbox.store import CATALOG_SCOPES, Invalid, NotFound, Store, storefront_scopes
 
 
 def register_control_routes(
@@ -26,6 +26,7 @@ def register_control_routes(
     GET  /_sandbox/deliveries          dispatcher stats;  POST /_sandbox/deliveries/wait {"timeout"}
     GET  /_sandbox/hooks               every hook
     POST /_sandbox/hooks/register      {destination, scopes?, headers?}: one hook per catalogue scope
+                                       (scopes "all": the catalogue's and every storefront scope)
     """
     from sandbox.storm import run_storm  # storm imports catalog only; imported late to keep this module light
 
@@ -121,6 +122,8 @@ def register_control_routes(
         if problem:
             return control_error(400, problem)
         scopes = payload.get("scopes") or list(CATALOG_SCOPES)
+        if scopes == "all":  # the catalogue's and every storefront scope
+            scopes = [*CATALOG_SCOPES, *storefront_scopes(store.channel_ids())]
         return json_response(
             register_hooks_for(store, str(destination), scopes, payload.get("headers"), client_id)
         )

@@ -194,3 +194,56 @@ def _comparison(kind: str, value: int) -> Callable[[Any], bool]:
     if kind == "gt":
         return lambda v: v > value
     return lambda v: v < value
+
+
+def _cursor(position: int) -> str:
+    return b64url(str(position).encode())
+
+
+def _position(name: str, cursor: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, f"The cursor {name} is invalid", {name: "invalid"}) from None
+
+
+def cursor_paged(items: list[dict], cap: int = MAX_LIMIT) -> Response:
+    """The price-list APIs' paging: `page` gives meta.pagination only; `before`/`after` give
+    meta.cursor_pagination only; neither (or only `limit`) gives both (price_lists.v3.yml)."""
+    args = request.args
+    before, after = args.get("before"), args.get("after")
+    if (before or after) and args.get("page"):
+        raise ApiError(422, "page cannot be used with before or after", {"page": "invalid"})
+    page, limit = page_args(cap)
+    if after:
+        start = _position("after", after) + 1
+    elif before:
+        start = max(0, _position("before", before) - limit)
+    else:
+        start = (page - 1) * limit
+    end = min(len(items), _position("before", before) if before else start + limit)
+    chunk = items[start:end]
+    meta: dict[str, Any] = {}
+    if not (before or after):
+        meta.update(pagination(len(items), len(chunk), page, limit))
+        meta["pagination"].pop("links", None)
+    if not args.get("page"):
+        kept = [(k, v) for k, v in args.items(multi=True) if k not in ("page", "limit", "before", "after")]
+
+        def link(key: str, position: int) -> str:
+            return "?" + urlencode([*kept, ("limit", limit), (key, _cursor(position))], safe=":,")
+
+        cursors: dict[str, Any] = {"count": len(chunk), "per_page": limit}
+        links: dict[str, str] = {}
+        if chunk:
+            cursors["start_cursor"], cursors["end_cursor"] = _cursor(start), _cursor(end - 1)
+            links["current"] = (
+                link("after", start - 1) if start else "?" + urlencode([*kept, ("limit", limit)])
+            )
+            if start > 0:
+                links["previous"] = link("before", start)
+            if end < len(items):
+                links["next"] = link("after", end - 1)
+        cursors["links"] = links
+        meta["cursor_pagination"] = cursors
+    return json_response({"data": chunk, "meta": meta})

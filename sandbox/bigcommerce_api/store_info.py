@@ -17,6 +17,7 @@ def store_info_blueprint(store: Store, limiter: RateLimiter) -> Blueprint:
     @bp.get("/store")
     def store_profile(store_hash: str) -> Response:
         domain = urlsplit(store.site_url).hostname or "sandbox-store.example"
+        channels = store.channels()
         return json_response(
             {
                 "id": store.store_hash,
@@ -76,8 +77,11 @@ def store_info_blueprint(store: Store, limiter: RateLimiter) -> Blueprint:
                     "wishlists_enabled": False,
                     "graphql_storefront_api_enabled": True,
                     "shopper_consent_tracking_enabled": True,
-                    "multi_storefront_enabled": False,
-                    "storefront_limits": {"active": 1, "total_including_inactive": 1},
+                    "multi_storefront_enabled": len(channels) > 1,
+                    "storefront_limits": {
+                        "active": sum(c["status"] == "active" for c in channels),
+                        "total_including_inactive": len(channels),
+                    },
                 },
             }
         )

@@ -28,7 +28,7 @@ def storefront_blueprint(store: Store, client_id: str, client_secret: str) -> Bl
             or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channel_ids)
         ):
             errors["channel_id"] = "channel_id must be a positive integer"
-        elif any(c != 1 for c in channel_ids):
+        elif any(c not in store.channel_ids() for c in channel_ids):
             errors["channel_id"] = "channel not found"
         expires_at = body.get("expires_at")
         if not isinstance(expires_at, int) or isinstance(expires_at, bool) or expires_at < 0:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -28,6 +28,29 @@ CATALOG_SCOPES = (
     "store/category/created", "store/category/updated", "store/category/deleted",
 )
 # fmt: on
+PRICE_LIST_SCOPES = (
+    "store/priceList/created", "store/priceList/updated", "store/priceList/activated",
+    "store/priceList/deactivated", "store/priceList/deleted", "store/priceLists/deleted",
+    "store/priceList/record/created", "store/priceList/record/updated", "store/priceList/record/deleted",
+    "store/priceList/records/created", "store/priceList/records/updated", "store/priceList/records/deleted",
+    "store/priceList/assignment/updated", "store/priceList/assignment/deleted",
+)  # fmt: skip
+METAFIELD_SCOPES = (
+    "store/product/metafield/created", "store/product/metafield/updated", "store/product/metafield/deleted",
+)  # fmt: skip
+CHANNEL_SCOPE_TEMPLATES = (
+    "store/channel/{id}/product/assigned", "store/channel/{id}/product/unassigned",
+    "store/channel/{id}/category/created", "store/channel/{id}/category/updated",
+    "store/channel/{id}/category/deleted", "store/channel/{id}/category/product/assigned",
+    "store/channel/{id}/category/product/unassigned", "store/channel/{id}/categoryTree/updated",
+    "store/channel/{id}/settings/site/updated",
+)  # fmt: skip
+
+
+def storefront_scopes(channel_ids: Iterable[int]) -> tuple[str, ...]:
+    """Every scope the storefront features fire: per channel, price lists, product metafields, channels."""
+    per_channel = tuple(t.format(id=c) for c in channel_ids for t in CHANNEL_SCOPE_TEMPLATES)
+    return (*per_channel, "store/channel/updated", *PRICE_LIST_SCOPES, *METAFIELD_SCOPES)
 
 
 class NotFound(KeyError):
@@ -111,8 +134,13 @@ def _scaled(n: int, lo: int, hi: int, per: int) -> int:
     return max(lo, min(hi, n // per))
 
 
-def _copy_data(data: dict) -> dict:
-    return {k: (_copy_data(v) if isinstance(v, dict) else v) for k, v in data.items()}
+def _copy_data(data: Any) -> Any:
+    """A deep copy of callback data (a dict, or a list of dicts for batch scopes)."""
+    if isinstance(data, dict):
+        return {k: _copy_data(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy_data(v) for v in data]
+    return data
 
 
 def sku_data(product_id: int, variant: dict) -> dict:

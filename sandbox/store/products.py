@@ -29,6 +29,7 @@ class ProductMutations(StoreState):
                 self._names.pop(core["name"], None)
                 self._names[clean["name"]] = product_id
             changed = set()
+            old_categories = list(core["categories"])
             for key, value in clean.items():
                 if key == "custom_url":
                     if (value["url"], bool(value.get("is_customized", True))) != (
@@ -52,6 +53,8 @@ class ProductMutations(StoreState):
             pending = []
             if changed - SILENT_FIELDS or not changed:
                 pending.append(self._product_event("store/product/updated", product_id))
+            if "categories" in changed:
+                pending += self._category_assignment_events(product_id, old_categories, core["categories"])
             if "inventory_level" in changed:
                 pending.append(
                     (
@@ -114,6 +117,8 @@ class ProductMutations(StoreState):
             bisect.insort(self._ids, pid)
             self._modified[pid] = now
             self._set_categories(pid, [], core["categories"])
+            if 1 in self._channel_products:  # a product created through the API lands on the default channel
+                self._channel_products[1].add(pid)
             pending = [self._product_event("store/product/created", pid)]
             if variants > 0:
                 option_id = self._id("option")
@@ -144,6 +149,7 @@ class ProductMutations(StoreState):
     def delete_product(self, product_id: int) -> Result:
         with self._lock:
             core = self._core(product_id)
+            variant_ids = self._variant_ids(product_id) if self._price_records else []
             self._set_categories(product_id, core["categories"], [])
             del self._products[product_id]
             self._names.pop(core["name"], None)
@@ -151,4 +157,8 @@ class ProductMutations(StoreState):
             for table in (self._modified, self._variants, self._images, self._custom_fields):
                 table.pop(product_id, None)
             self._pending.discard(product_id)
+            for assigned in self._channel_products.values():
+                assigned.discard(product_id)
+            self._drop_product_metafields(product_id)
+            self._drop_variant_records(variant_ids)
         return self._emit([self._product_event("store/product/deleted", product_id)])

@@ -152,6 +152,29 @@ class CatalogueQueries(StoreState):
                 "brands": [self._render_brand(b) for b in self._brands.values()],
                 "site_url": self.site_url,
                 "currency": self.currency,
+                "storefronts": self.storefront_snapshot(),
+            }
+
+    def storefront_snapshot(self) -> dict:
+        """Channels (with site URL, currencies, tree and assigned product ids), trees, currencies, price
+        lists, their assignments and records (by list id), and every product metafield."""
+        with self._lock:
+            return {
+                "channels": [
+                    {
+                        **self._render_channel(ch),
+                        "site_url": ch["site_url"],
+                        "tree_id": ch["tree_id"],
+                        "product_ids": sorted(self._channel_products.get(cid, ())),
+                    }
+                    for cid, ch in self._channels.items()
+                ],
+                "trees": self.trees(),
+                "currencies": self.currencies(),
+                "price_lists": self.price_lists(),
+                "price_list_assignments": self.price_list_assignments(),
+                "price_records": {str(i): self.price_records(i) for i in self._price_lists},
+                "metafields": self.metafields(),
             }
 
     def random_product_ids(self, rng: random.Random, k: int) -> list[int]:

@@ -43,7 +43,7 @@ class Rendering(StoreState):
             elif include == "options":
                 out["options"] = self._render_options(core)
             elif include == "channels":
-                out["channels"] = [1]
+                out["channels"] = self._product_channels(pid)
             elif include in ("bulk_pricing_rules", "modifiers", "videos", "parent_relations", "reviews"):
                 out[include] = []
         return out
@@ -133,7 +133,7 @@ class Rendering(StoreState):
             "category_id": c["id"],
             "category_uuid": c["uuid"],
             "parent_id": c["parent_id"],
-            "tree_id": 1,
+            "tree_id": c.get("tree_id", 1),
             "name": c["name"],
             "description": "",
             "views": 0,

@@ -64,7 +64,21 @@ class StoreState:
             "category": 18,
             "brand": 35,
             "hook": 22561593,
+            "metafield": 1,
+            "price_list": 1,
+            "assignment": 1,
         }
+        self._metafields: dict[int, dict] = {}  # metafield id -> record (its product is "pid")
+        self._product_metafields: dict[int, list[int]] = {}  # product id -> its metafield ids
+        # storefronts, currencies, price lists: set up by `Store.__init__` (storefront_generation)
+        self._channels: dict[int, dict] = {}
+        self._channel_products: dict[int, set[int]] = {}
+        self._trees: dict[int, dict] = {}
+        self._currencies: dict[str, dict] = {}
+        self._price_lists: dict[int, dict] = {}
+        self._pl_assignments: dict[int, dict] = {}
+        self._price_records: dict[int, dict[tuple[int, str], dict]] = {}
+        self.channel_callbacks = False  # store/channel/{id}/category/* callbacks (multi-storefront only)
 
     def _id(self, kind: str) -> int:
         value = self._next[kind]

@@ -113,4 +113,5 @@ class VariantMutations(StoreState):
                 core["base_variant_id"] = product_id * 10
             self._sync_variant_inventory(core)
             self._touch(product_id)
+            self._drop_variant_records([variant_id])
         return self._emit([self._sku_event("store/sku/deleted", product_id, variant)])
