@@ -57,11 +57,12 @@ class SandboxClient:
     # ------------------------------------------------------------------ BigCommerce store
     def snapshot(self) -> dict:
         """{"store_hash", "products" (with variants, images, custom_fields), "categories", "brands",
-        "site_url", "currency"}: what the API would return, for computing the expected Ometria state."""
+        "site_url", "currency", "storefronts"}: what the API would return, for computing the expected
+        Ometria state ("storefronts": see `sandbox.store.Store.storefront_snapshot`)."""
         return self._bc("GET", "/_sandbox/snapshot")
 
     def mutate(self, op: str, **args: Any) -> dict:
-        """One mutation (see `sandbox.catalog.Store.apply`), e.g. mutate("update_product", product_id=5,
+        """One mutation (see `sandbox.store.Store.apply`), e.g. mutate("update_product", product_id=5,
         fields={"price": 9.5}) → {"events": [...callbacks fired...], "entity": {...}}."""
         return self._bc("POST", "/_sandbox/mutations", {"op": op, **args})
 

@@ -125,7 +125,8 @@ class StorefrontGeneration(Currencies):
                 if r() < 0.85:  # a release date, in the future of the fixed generation dates
                     core["preorder_release_date"] = iso(EPOCH_BASE + 86400 * rng.randint(1500, 1900))
                     core["preorder_message"] = "Ships from %%DATE%%"
-            if r() < 0.03:
+            # BigCommerce hides a price only on a product whose availability is "disabled"
+            if core["availability"] == "disabled" and r() < 0.6:
                 core["is_price_hidden"] = True
                 core["price_hidden_label"] = "Call for price"
 
