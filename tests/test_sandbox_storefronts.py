@@ -440,3 +440,56 @@ def test_the_control_api_applies_storefront_ops_and_registers_every_scope(msf: S
         "store/priceList/records/updated",
         "store/product/metafield/created",
     } <= scopes
+
+
+# ------------------------------------------------------------------------------------ two stores
+def test_two_stores_each_with_its_own_channels_hooks_and_ometria_account() -> None:
+    """Two sandboxes side by side: separate store hashes, channels, quotas, callbacks and Ometria accounts."""
+    first = start_sandbox(
+        products=60, seed=1, plan="unlimited", time_scale=0.001, store_hash="storea", ometria_key="key-a",
+        channels=2, channel_currencies={2: "EUR"}, price_lists=1,
+    )  # fmt: skip
+    second = start_sandbox(
+        products=40, seed=2, plan="standard", time_scale=0.001, store_hash="storeb", ometria_key="key-b",
+        currency="GBP",
+    )  # fmt: skip
+    collector = Collector()
+    try:
+        assert [c["id"] for c in first.store.channels()] == [1, 2] and [
+            c["id"] for c in second.store.channels()
+        ] == [1]
+        for sb in (first, second):
+            sb.register_hooks(collector.url, sb.all_scopes)
+        session = requests.Session()
+        session.trust_env = False
+        wrong_store = session.get(
+            f"{first.bc_url}/stores/storeb/v3/catalog/products",
+            headers={"X-Auth-Token": first.access_token},
+            timeout=30,
+        )
+        assert wrong_store.status_code == 404  # one server, one store hash
+        first.store.unassign_products(2, [first.store.channel_product_ids(2)[0]])
+        second.store.update_product(second.store.product_ids()[0], price=1.5)
+        assert first.dispatcher.wait_idle(30) and second.dispatcher.wait_idle(30)
+        producers = {(b["producer"], b["scope"].split("/")[1]) for b in collector.bodies}
+        assert producers == {("stores/storea", "channel"), ("stores/storeb", "product")}
+        pushed = session.post(
+            f"{first.ometria_url}/v2/push",
+            json=[{"@type": "product", "id": "A1", "title": "a"}],
+            headers={"X-Ometria-Auth": "key-a"},
+            timeout=30,
+        )
+        assert pushed.status_code == 200
+        refused = session.post(
+            f"{second.ometria_url}/v2/push",
+            json=[{"@type": "product", "id": "A1"}],
+            headers={"X-Ometria-Auth": "key-a"},
+            timeout=30,
+        )
+        assert refused.status_code == 403  # store B's account does not take store A's key
+        assert set(first.account.records) == {"A1"} and not second.account.records
+        assert first.limiter.state("storea")["quota"] != second.limiter.state("storeb")["quota"]
+    finally:
+        collector.server.shutdown()
+        first.stop()
+        second.stop()
