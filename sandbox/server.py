@@ -71,6 +71,8 @@ class Sandbox:
     ometria_key: str
     client_id: str = SANDBOX_CLIENT_ID
     live: LiveActivity | None = None
+    bc_app: Any = field(default=None, repr=False)  # the WSGI apps, for hosts that serve several stores
+    ometria_app: Any = field(default=None, repr=False)
     _servers: list[BaseWSGIServer] = field(default_factory=list, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
 
@@ -206,6 +208,8 @@ def start_sandbox(
         ometria_key=ometria_key,
         _servers=[bc_server, om_server],
         _threads=[bc_thread, om_thread],
+        bc_app=bc_app,
+        ometria_app=om_app,
     )
     if hook_destination:  # with storefronts, their scopes too
         multi = channels > 1 or price_lists > 0

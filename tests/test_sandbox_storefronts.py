@@ -493,3 +493,56 @@ def test_two_stores_each_with_its_own_channels_hooks_and_ometria_account() -> No
         collector.server.shutdown()
         first.stop()
         second.stop()
+
+
+def test_several_stores_behind_one_bigcommerce_host_and_one_ometria_host() -> None:
+    from sandbox.multi import start_multi_sandbox
+
+    multi = start_multi_sandbox(
+        {
+            "storea": {"channels": 2, "channel_currencies": {2: "EUR"}},
+            "storeb": {"products": 30, "currency": "GBP"},
+        },
+        products=50, plan="unlimited", time_scale=0.001,
+    )  # fmt: skip
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        a, b = multi["storea"], multi["storeb"]
+        for sb, channels, currency in ((a, [1, 2], "USD"), (b, [1], "GBP")):
+            body = session.get(
+                f"{multi.api_url(sb.store_hash)}/channels",
+                headers={"X-Auth-Token": sb.access_token},
+                timeout=30,
+            )
+            assert body.status_code == 200 and [c["id"] for c in body.json()["data"]] == channels
+            profile = session.get(
+                f"{multi.bc_url}/stores/{sb.store_hash}/v2/store",
+                headers={"X-Auth-Token": sb.access_token},
+                timeout=30,
+            )
+            assert profile.json()["currency"] == currency
+        assert session.get(f"{multi.bc_url}/stores/nosuch/v3/channels", timeout=30).status_code == 404
+        for sb, rid in ((a, "A1"), (b, "B1")):  # the same URL, the key picks the account
+            pushed = session.post(
+                f"{multi.ometria_url}/v2/push",
+                json=[{"@type": "product", "id": rid}],
+                headers={"X-Ometria-Auth": sb.ometria_key},
+                timeout=30,
+            )
+            assert pushed.status_code == 200, pushed.text
+        refused = session.post(
+            f"{multi.ometria_url}/v2/push",
+            json=[{"@type": "product", "id": "C1"}],
+            headers={"X-Ometria-Auth": "nobody"},
+            timeout=30,
+        )
+        assert refused.status_code == 403
+        assert set(a.account.records) == {"A1"} and set(b.account.records) == {"B1"}
+        client = multi.client("storeb")
+        assert len(client.snapshot()["products"]) == 30 and set(client.records()) == {"B1"}
+        before = a.store.get_product(1)["price"]
+        assert client.mutate("update_product", product_id=1, fields={"price": before + 1})["events"]
+        assert b.store.get_product(1)["price"] == before + 1 and a.store.get_product(1)["price"] == before
+    finally:
+        multi.stop()
