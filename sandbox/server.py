@@ -6,8 +6,17 @@ In-process (tests, benchmarks):
     ... sandbox.bc_url, sandbox.ometria_url, sandbox.store, sandbox.account, sandbox.client() ...
     sandbox.stop()
 
+Multi-storefront (opt-in; without it the store has one channel, one currency, no price list):
+
+    sandbox = start_sandbox(products=500, currency="GBP", channels=2, channel_currencies={2: "EUR"},
+                            price_lists=2)
+    sandbox.register_hooks(url, sandbox.all_scopes)   # catalogue + channel, price-list, metafield scopes
+
+Several stores behind one host each for BigCommerce and Ometria: `sandbox.multi.start_multi_sandbox`.
+
 From a shell: `python -m sandbox --products 2000 --live` (or `bcsync sandbox`, which mounts
-`sandbox_command`): prints the URLs and credentials, then serves until Ctrl-C.
+`sandbox_command`; `--channels 2 --channel-currency 2=EUR --currency GBP --price-lists 2` for
+storefronts): prints the URLs and credentials, then serves until Ctrl-C.
 """
 
 from __future__ import annotations

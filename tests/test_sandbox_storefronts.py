@@ -403,6 +403,11 @@ def test_storefront_mutations_check_their_input() -> None:
         )  # not a store currency
     with pytest.raises(Invalid):
         store.assign_price_list(1)
+    before = store.price_records(1)
+    good = {"variant_id": before[0]["variant_id"], "currency": "USD", "price": 1.0}
+    with pytest.raises(Invalid):  # a batch is checked whole: nothing of it lands
+        store.upsert_price_records(1, [good, {"variant_id": before[0]["variant_id"], "currency": "USD"}])
+    assert store.price_records(1) == before
     with pytest.raises(Invalid):
         store.create_category(
             "Cross tree",
@@ -413,6 +418,9 @@ def test_storefront_mutations_check_their_input() -> None:
         store.create_price_list(store.price_lists()[0]["name"])
     with pytest.raises(ValueError):
         Store(10, channels=6)
+    alone = Store(60, seed=2, price_lists=4)  # one channel: still one list per (channel, group)
+    keys = [(a.get("channel_id"), a.get("customer_group_id")) for a in alone.price_list_assignments()]
+    assert len(keys) == len(set(keys)) == 4 and alone.effective_price_list(1) == 1
 
 
 def test_conversion_rounds_half_away_from_zero_to_the_currency_places() -> None:

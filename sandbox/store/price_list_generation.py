@@ -6,7 +6,7 @@ records for a share of the variants (in the channel's currency, some in the defa
 | 1    | channel's name | channel 2, no group (1 if alone)     | ~half its variants, its currency (+ some) |
 | 2    | Wholesale      | customer group 1 (no channel)        | ~40 % of all variants, default currency   |
 | 3    | VIP            | channel 1 + customer group 2         | ~20 % of channel 1's variants             |
-| 4    | Spring Sale    | channel 1 (no group), INACTIVE       | ~30 % of channel 1's variants             |
+| 4    | Spring Sale    | channel 1 (no group; group 3 if alone), INACTIVE | ~30 % of channel 1's variants |
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class PriceListGeneration(PriceLists, PriceRecords):
             ),
             ("Wholesale", True, None, 1, None, 0.4, self.currency),
             ("VIP", True, 1, 2, 1, 0.2, self.currency),
-            ("Spring Sale", False, 1, None, 1, 0.3, self.currency),
+            # one list per (channel, group): alone, channel 1's no-group slot is list 1's, so group 3 here
+            ("Spring Sale", False, 1, None if first == 2 else 3, 1, 0.3, self.currency),
         ]
         for name, active, channel, group, products_of, share, currency in plans[:count]:
             pid_ = self._id("price_list")

@@ -111,30 +111,36 @@ class PriceRecords(StoreState):
             raise Invalid("The request payload is invalid", errors)
         return out
 
-    def _upsert(self, price_list_id: int, variant_id: int, currency: str, fields: dict) -> tuple[str, dict]:
+    def _check_record(self, variant_id: object, currency: object, fields: dict) -> tuple[int, str, int, dict]:
+        """(variant id, currency, product id, prices) of a valid record; Invalid / NotFound otherwise."""
+        if not isinstance(variant_id, int) or isinstance(variant_id, bool):
+            raise Invalid("every record needs an integer variant_id", {"variant_id": "required"})
         if not isinstance(currency, str) or len(currency) != 3:
             raise Invalid("currency must be an ISO 4217 code", {"currency": "invalid"})
         code = currency.upper()
         if code not in self._currencies:
             raise Invalid(f"currency {code} is not enabled on the store", {"currency": "unknown"})
         prices = self._clean_record(fields)
-        pid, _variant = self._variant_owner(int(variant_id))
+        pid, _variant = self._variant_owner(variant_id)
+        return variant_id, code, pid, prices
+
+    def _store_record(self, price_list_id: int, checked: tuple[int, str, int, dict]) -> tuple[str, dict]:
+        vid, code, pid, prices = checked
         records = self._price_records[price_list_id]
         now = int(self.clock())
-        key = (int(variant_id), code)
-        record = records.get(key)
+        record = records.get((vid, code))
         kind = "updated" if record is not None else "created"
         if record is None:
-            record = records[key] = {"vid": int(variant_id), "pid": pid, "currency": code, "created": now}
+            record = records[(vid, code)] = {"vid": vid, "pid": pid, "currency": code, "created": now}
         record.update(prices, modified=now)
         self._price_lists[price_list_id]["modified"] = now
-        return kind, {"price_list_id": price_list_id, "variant_id": int(variant_id), "currency": code}
+        return kind, {"price_list_id": price_list_id, "variant_id": vid, "currency": code}
 
     def set_price_record(self, price_list_id: int, variant_id: int, currency: str, **prices: Any) -> Result:
         """Create or replace one record (`PUT /pricelists/{id}/records/{variant_id}/{currency}`)."""
         with self._lock:
             self._price_list(price_list_id)
-            kind, data = self._upsert(price_list_id, variant_id, currency, prices)
+            kind, data = self._store_record(price_list_id, self._check_record(variant_id, currency, prices))
             entity = self._render_record(
                 price_list_id, self._price_records[price_list_id][(data["variant_id"], data["currency"])]
             )
@@ -146,15 +152,18 @@ class PriceRecords(StoreState):
             raise Invalid("between 1 and 1000 records per request", {"records": "count"})
         with self._lock:
             self._price_list(price_list_id)
+            checked = [  # the whole batch is checked before anything changes
+                self._check_record(
+                    item.get("variant_id") if isinstance(item, dict) else None,
+                    item.get("currency", "") if isinstance(item, dict) else "",
+                    {k: item.get(k) for k in PRICE_FIELDS} if isinstance(item, dict) else {},
+                )
+                for item in records
+            ]
             created: list[dict] = []
             updated: list[dict] = []
-            for item in records:
-                if not isinstance(item, dict) or not isinstance(item.get("variant_id"), int):
-                    raise Invalid(
-                        "every record needs variant_id, currency and price", {"variant_id": "required"}
-                    )
-                fields = {k: item.get(k) for k in PRICE_FIELDS}
-                kind, data = self._upsert(price_list_id, item["variant_id"], item.get("currency", ""), fields)
+            for entry in checked:
+                kind, data = self._store_record(price_list_id, entry)
                 (created if kind == "created" else updated).append(data)
         pending = [
             (f"store/priceList/records/{k}", d) for k, d in (("created", created), ("updated", updated)) if d
