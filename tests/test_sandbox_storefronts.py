@@ -5,6 +5,7 @@ callbacks BigCommerce documents, delivered to the hooks registered for them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -554,3 +555,18 @@ def test_several_stores_behind_one_bigcommerce_host_and_one_ometria_host() -> No
         assert b.store.get_product(1)["price"] == before + 1 and a.store.get_product(1)["price"] == before
     finally:
         multi.stop()
+
+
+def test_live_activity_makes_storefront_changes_only_in_a_store_with_storefronts() -> None:
+    import random
+
+    from sandbox.live import random_change
+
+    storefront_kinds = {"assign", "unassign", "price_record", "metafield"}
+    for store, expected in ((Store(80, seed=2), False), (Store(80, seed=2, channels=2, price_lists=1), True)):
+        rng, kinds = random.Random(5), set()
+        for _ in range(200):
+            with contextlib.suppress(NotFound, Invalid):  # a product deleted meanwhile, as live tolerates
+                kinds.add(random_change(store, rng)[0])
+        assert bool(kinds & storefront_kinds) is expected, kinds
+        assert expected is False or storefront_kinds <= kinds

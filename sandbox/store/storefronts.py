@@ -79,6 +79,12 @@ class Storefronts(StoreState):
         with self._lock:
             return self._render_channel(self._channel(channel_id))
 
+    @property
+    def has_storefronts(self) -> bool:
+        """More than one channel, or price lists: what a default store never has."""
+        with self._lock:
+            return len(self._channels) > 1 or bool(self._price_lists)
+
     def channel_ids(self) -> list[int]:
         with self._lock:
             return list(self._channels)
