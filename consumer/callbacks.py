@@ -8,6 +8,8 @@ BigCommerce's sample callbacks (reference/bigcommerce/webhook-payloads/):
 - store/product/* : data.id (inventory scopes also carry data.inventory.product_id, checked too)
 - store/sku/{created,updated,deleted} : data.sku.product_id
 - store/sku/inventory/* : data.inventory.product_id (either place is accepted for any sku scope)
+- every other id a handled scope carries is checked the same way where present: data.id of a sku
+  scope, data.sku.variant_id, data.inventory.variant_id
 - store/category/* : data.id (a category)
 Other well-formed scopes are acknowledged and ignored. The payload's `hash` is not an event id.
 """
@@ -47,6 +49,7 @@ class Envelope(BaseModel):
 class _ProductRef(BaseModel):
     model_config = ConfigDict(extra="allow")
     product_id: PositiveId
+    variant_id: PositiveId = Field(default=None)  # may be absent; when present (even null) it is checked
 
 
 class _ProductData(BaseModel):
@@ -57,7 +60,7 @@ class _ProductData(BaseModel):
 
 class _SkuData(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: PositiveId | None = None
+    id: PositiveId = Field(default=None)  # the sku's own id: may be absent, checked when present
     sku: _ProductRef | None = None
     inventory: _ProductRef | None = None
 
@@ -160,7 +163,7 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
     last = str(error["loc"][-1]) if error["loc"] else ""
     if kind == "missing":
         return f"{path} is required"
-    if last in ("id", "product_id"):
+    if last in ("id", "product_id", "variant_id"):
         return f"{path} must be a positive integer below 2^63"
     if last == "producer":
         return 'producer must be "stores/<store hash>"'

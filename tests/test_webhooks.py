@@ -359,6 +359,40 @@ def test_ids_must_be_positive_json_integers_below_2_63(
     assert recorded <= {2**63 - 1, largest["id"]}  # product inventory scopes carry the id twice
 
 
+VARIANT_ID_LOCATIONS = [
+    (
+        "store/sku/updated",
+        {"type": "sku", "id": 461, "sku": {"product_id": 206, "variant_id": 509}},
+        ("sku", "variant_id"),
+        "data.sku.variant_id",
+    ),
+    (
+        "store/sku/inventory/updated",
+        {"type": "sku", "id": 461, "inventory": {"product_id": 206, "variant_id": 509}},
+        ("inventory", "variant_id"),
+        "data.inventory.variant_id",
+    ),
+    ("store/sku/deleted", {"type": "sku", "id": 461, "sku": {"product_id": 206}}, ("id",), "data.id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("scope", "data", "path", "name"), VARIANT_ID_LOCATIONS, ids=[x[3] for x in VARIANT_ID_LOCATIONS]
+)
+def test_every_other_id_of_a_sku_callback_is_checked_too(
+    receiver: Receiver, scope: str, data: dict[str, Any], path: tuple[str, ...], name: str
+) -> None:
+    """The variant (and sku) ids mark nothing dirty themselves, but a callback carrying a bad one is
+    malformed all the same: 400, nothing recorded."""
+    for label, bad in [*BAD_IDS, ("digits as a string", "123")]:
+        response = receiver.post(receiver.callback(scope, _with(data, path, bad)))
+        assert response.status_code == 400, (label, response.get_data(as_text=True))
+        assert response.get_json() == {"error": f"{name} must be a positive integer below 2^63"}, label
+    assert receiver.dirty() == {}
+    assert receiver.post(receiver.callback(scope, _with(data, path, 2**63 - 1))).status_code == 200
+    assert {i for _, i in receiver.dirty()} == {206}
+
+
 def test_a_whole_float_id_written_as_123_point_0_is_refused(sqlite_receiver: Receiver) -> None:
     producer = f"stores/{sqlite_receiver.store_hash}"
     body = f'{{"scope": "store/product/updated", "producer": "{producer}", "data": {{"id": 123.0}}}}'.encode()

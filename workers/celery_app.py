@@ -70,7 +70,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         task_publish_retry=False,
-        beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
+        beat_scheduler="workers.beat:DatabaseScheduler",  # no local file: the schedule is in the database
         beat_schedule={
             "sweep-dirty": {"task": "workers.tasks.sweep_dirty", "schedule": settings.sweep_seconds},
             "reconcile-modified": {

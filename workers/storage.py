@@ -106,6 +106,25 @@ class SeenWebhook(Base):
     received_at: Mapped[float] = mapped_column(Float, index=True)
 
 
+class BeatRun(Base):
+    """When each beat schedule entry last ran: shared by every beat, so the schedule survives a restart
+    and two beats running at once (a rolling deploy) run each entry once per interval."""
+
+    __tablename__ = "beat_runs"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[float] = mapped_column(Float)
+    beat: Mapped[str] = mapped_column(String(128))  # host:pid of the beat that ran it
+
+
+class Heartbeat(Base):
+    """The last sign of life of each long-running process (beat ticks; workers)."""
+
+    __tablename__ = "heartbeats"
+    part: Mapped[str] = mapped_column(String(16), primary_key=True)  # worker | beat
+    process: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
+    last_seen: Mapped[float] = mapped_column(Float, index=True)
+
+
 class StoreState(Base):
     __tablename__ = "store_state"
     store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -531,6 +550,40 @@ def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: fl
 
 def prune_webhooks(session: Session, older_than: float) -> int:
     return int(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)).rowcount or 0)
+
+
+# --- beat schedule and heartbeats ----------------------------------------------------------
+
+
+def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, float]:
+    """Each entry's last run; an entry no beat has seen yet is entered as run `now` (first run after
+    one interval, as celery's own scheduler does)."""
+    names = list(names)
+    for name in names:
+        ins = _insert(session)(BeatRun).values(name=name, last_run_at=now, beat="")
+        session.execute(ins.on_conflict_do_nothing(index_elements=[BeatRun.name]))
+    rows = session.execute(select(BeatRun.name, BeatRun.last_run_at).where(BeatRun.name.in_(names)))
+    return {name: float(at) for name, at in rows}
+
+
+def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: str) -> float | None:
+    """Take the run of `name` that is due after `seen` (compare-and-set): None if this beat took it,
+    else the last run another beat recorded meanwhile."""
+    taken = session.execute(
+        update(BeatRun)
+        .where(BeatRun.name == name, BeatRun.last_run_at == seen)
+        .values(last_run_at=now, beat=beat)
+    ).rowcount
+    if taken:
+        return None
+    return float(session.execute(select(BeatRun.last_run_at).where(BeatRun.name == name)).scalar_one())
+
+
+def record_heartbeat(session: Session, part: str, process: str, now: float) -> None:
+    ins = _insert(session)(Heartbeat).values(part=part, process=process, last_seen=now)
+    session.execute(
+        ins.on_conflict_do_update(index_elements=[Heartbeat.part, Heartbeat.process], set_={"last_seen": now})
+    )
 
 
 # --- store state ---------------------------------------------------------------------------

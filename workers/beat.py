@@ -1,0 +1,88 @@
+"""Celery beat's schedule kept in the database instead of a local shelve file.
+
+Why the database and not a file or celery-redbeat: every process already needs the database and it
+is the service's source of truth, while the broker may be Redis, RabbitMQ or the embedded file
+transport (redbeat would add Redis to deployments that have none). A local file dies with the
+container and is per host, so a restarted or second beat would not know what the first one ran.
+
+Each entry's last run is one row (`beat_runs`). Before sending a due task a beat takes the run by
+compare-and-set on the last run it saw: of two beats running at once (a rolling deploy overlaps
+them; Kubernetes may too) exactly one sends each run, and the other adopts the winner's time. A
+restarted beat reads the rows and goes on where the schedule was. Every tick also records beat's
+heartbeat (`heartbeats`), so a silent beat is seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from celery.beat import ScheduleEntry, Scheduler
+
+from workers import storage
+from workers.migrate import upgrade
+from workers.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5.0  # at most one heartbeat write per this many seconds of ticking
+
+
+class DatabaseScheduler(Scheduler):
+    """celery.beat.Scheduler whose last-run times live in the database (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._url = get_settings().database_url
+        self._me = f"{socket.gethostname()}:{os.getpid()}"
+        self._seen: dict[str, float] = {}  # entry name -> last run recorded in the database
+        self._beat_at = 0.0
+        kwargs.pop("schedule_filename", None)
+        super().__init__(*args, **kwargs)
+
+    def setup_schedule(self) -> None:
+        upgrade(self._url)  # runs before beat_init: the tables must exist now
+        self.install_default_entries(self.data)
+        self.merge_inplace(self.app.conf.beat_schedule)
+        with storage.session_scope(self._url) as s:
+            self._seen = storage.beat_runs(s, self.schedule, time.time())
+        for name, entry in self.schedule.items():
+            entry.last_run_at = datetime.fromtimestamp(self._seen[name], UTC)
+        log.info("beat: schedule read from the database (%d entries)", len(self._seen))
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        now = time.time()
+        if now - self._beat_at >= HEARTBEAT_SECONDS:
+            try:
+                with storage.session_scope(self._url) as s:
+                    storage.record_heartbeat(s, "beat", self._me, now)
+                self._beat_at = now
+            except Exception as exc:  # noqa: BLE001 — the database away: the run claims fail too
+                log.warning("beat: heartbeat not recorded: %s", exc)
+        return float(super().tick(*args, **kwargs))
+
+    def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
+        """Send the due run only if this beat takes it; otherwise adopt the other beat's time."""
+        name = entry.name
+        now = time.time()
+        try:
+            with storage.session_scope(self._url) as s:
+                other = storage.claim_beat_run(s, name, self._seen.get(name, 0.0), now, self._me)
+        except Exception as exc:  # noqa: BLE001 — database away: the task could not run either
+            log.warning("beat: could not take the run of %s (%s); not sent, next run as scheduled", name, exc)
+            return
+        if other is not None:
+            log.info("beat: %s already sent by another beat; skipped", name)
+            self._seen[name] = other
+            self.schedule[name].last_run_at = datetime.fromtimestamp(other, UTC)
+            return
+        self._seen[name] = now
+        self.schedule[name].last_run_at = datetime.fromtimestamp(now, UTC)
+        super().apply_entry(entry, producer=producer)
+
+    @property
+    def info(self) -> str:
+        return "    . db -> beat_runs table"
