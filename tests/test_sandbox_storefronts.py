@@ -570,3 +570,60 @@ def test_live_activity_makes_storefront_changes_only_in_a_store_with_storefronts
                 kinds.add(random_change(store, rng)[0])
         assert bool(kinds & storefront_kinds) is expected, kinds
         assert expected is False or storefront_kinds <= kinds
+
+
+def test_the_sandbox_command_serves_storefronts_from_its_flags() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from sandbox.server import sandbox_command
+
+    bad = CliRunner().invoke(sandbox_command, ["--channel-currency", "EUR"])
+    assert bad.exit_code == 2 and "expected ID=CODE" in bad.output
+    args = ["--products", "20", "--channels", "2", "--channel-currency", "2=eur", "--currency", "GBP"]
+    args += ["--price-lists", "1", "--bc-port", "0", "--ometria-port", "0", "--no-live"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert (
+            "storefronts      1: Sandbox Storefront (GBP), 2: Sandbox Europe (EUR); 1 price list(s)" in output
+        )
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def test_the_sandbox_client_drives_storefront_changes(msf: Sandbox) -> None:
+    client = msf.client()
+    pid = next(p for p in msf.store.channel_product_ids(1) if p not in msf.store.channel_product_ids(2))
+    assert client.assign_products(2, [pid])["events"][0]["scope"] == "store/channel/2/product/assigned"
+    assert client.unassign_products(2, [pid])["events"][0]["scope"] == "store/channel/2/product/unassigned"
+    record = client.storefronts()["price_records"]["1"][0]
+    result = client.set_price_record(1, record["variant_id"], record["currency"], price=record["price"] + 1)
+    assert result["entity"]["price"] == record["price"] + 1
+    batch = client.upsert_price_records(
+        1, [{"variant_id": record["variant_id"], "currency": "GBP", "price": 3.0}]
+    )
+    assert batch["events"][0]["scope"].startswith("store/priceList/records/")
+    made = client.create_category("Client made", tree_id=2)
+    assert made["entity"]["tree_id"] == 2
+    assert [e["scope"] for e in made["events"]] == [
+        "store/category/created",
+        "store/channel/2/category/created",
+    ]
