@@ -57,11 +57,12 @@ class SandboxClient:
     # ------------------------------------------------------------------ BigCommerce store
     def snapshot(self) -> dict:
         """{"store_hash", "products" (with variants, images, custom_fields), "categories", "brands",
-        "site_url", "currency"}: what the API would return, for computing the expected Ometria state."""
+        "site_url", "currency", "storefronts"}: what the API would return, for computing the expected
+        Ometria state ("storefronts": see `sandbox.store.Store.storefront_snapshot`)."""
         return self._bc("GET", "/_sandbox/snapshot")
 
     def mutate(self, op: str, **args: Any) -> dict:
-        """One mutation (see `sandbox.catalog.Store.apply`), e.g. mutate("update_product", product_id=5,
+        """One mutation (see `sandbox.store.Store.apply`), e.g. mutate("update_product", product_id=5,
         fields={"price": 9.5}) → {"events": [...callbacks fired...], "entity": {...}}."""
         return self._bc("POST", "/_sandbox/mutations", {"op": op, **args})
 
@@ -70,6 +71,36 @@ class SandboxClient:
 
     def update_product(self, product_id: int, **fields: Any) -> dict:
         return self.mutate("update_product", product_id=product_id, fields=fields)
+
+    # storefront helpers (each fires the callbacks its change fires in BigCommerce; see Store.apply)
+    def storefronts(self) -> dict:
+        """Channels (site_url, currencies, tree_id, product_ids), trees, currencies, price lists, their
+        assignments and records, metafields: `snapshot()["storefronts"]`."""
+        return self.snapshot()["storefronts"]
+
+    def assign_products(self, channel_id: int, product_ids: list[int]) -> dict:
+        return self.mutate("assign_products", channel_id=channel_id, product_ids=product_ids)
+
+    def unassign_products(self, channel_id: int, product_ids: list[int]) -> dict:
+        return self.mutate("unassign_products", channel_id=channel_id, product_ids=product_ids)
+
+    def set_price_record(self, price_list_id: int, variant_id: int, currency: str, **prices: Any) -> dict:
+        """One record (price, sale_price?, retail_price?, map_price?): store/priceList/record/*."""
+        return self.mutate(
+            "set_price_record",
+            price_list_id=price_list_id,
+            variant_id=variant_id,
+            currency=currency,
+            **prices,
+        )
+
+    def upsert_price_records(self, price_list_id: int, records: list[dict]) -> dict:
+        """A batch ([{variant_id, currency, price, ...}]): store/priceList/records/* with a list as data."""
+        return self.mutate("upsert_price_records", price_list_id=price_list_id, records=records)
+
+    def create_category(self, name: str, parent_id: int = 0, tree_id: int | None = None) -> dict:
+        """A category in a tree (tree_id 2: only in channel 2's tree)."""
+        return self.mutate("create_category", name=name, parent_id=parent_id, tree_id=tree_id)
 
     def storm(
         self,

@@ -2,7 +2,9 @@
 
 Used by `bcsync sandbox --live` / `make run`, so a newcomer sees webhooks arrive and changes flow into the
 sandbox Ometria. Mostly price/sale edits and orders; now and then stock, variants, images and custom
-fields (which fire no callback, as in BigCommerce), a category rename, a new or a deleted product.
+fields (which fire no callback, as in BigCommerce), a category rename, a new or a deleted product. A store
+with storefronts (more than one channel, or price lists) also gets, one change in four, a storefront change:
+a product assigned to / removed from a channel, a price-list record changed, a metafield set.
 """
 
 from __future__ import annotations
@@ -32,8 +34,33 @@ _MIX = (
 )
 
 
+def storefront_change(store: Store, rng: random.Random) -> tuple[str, Result]:
+    """One change only a store with storefronts has: channel assignment, price-list record, metafield."""
+    pid = store.random_product_ids(rng, 1)[0]
+    channels = store.channel_ids()
+    lists = [p["id"] for p in store.price_lists()]
+    roll = rng.random()
+    if len(channels) > 1 and roll < 0.4:
+        cid = rng.choice(channels[1:])
+        if pid in store.channel_product_ids(cid):
+            return "unassign", store.unassign_products(cid, [pid])
+        return "assign", store.assign_products(cid, [pid])
+    if lists and roll < 0.8:
+        list_id = rng.choice(lists)
+        records = store.price_records(list_id, product_ids=[pid])
+        if records:
+            record = rng.choice(records)
+            price = round(record["price"] * rng.choice((0.9, 0.95, 1.05, 1.1)), 2)
+            return "price_record", store.set_price_record(
+                list_id, record["variant_id"], record["currency"], price=price
+            )
+    return "metafield", store.set_metafield(pid, "ometria", "season", rng.choice(("SS26", "AW26", "SS27")))
+
+
 def random_change(store: Store, rng: random.Random) -> tuple[str, Result]:
     """One plausible change to a random product (or category); returns (what, result)."""
+    if store.has_storefronts and rng.random() < 0.25:
+        return storefront_change(store, rng)
     kind = rng.choices([k for _, k in _MIX], weights=[w for w, _ in _MIX])[0]
     ids = store.random_product_ids(rng, 1)
     if not ids or kind == "create":

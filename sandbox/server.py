@@ -6,8 +6,17 @@ In-process (tests, benchmarks):
     ... sandbox.bc_url, sandbox.ometria_url, sandbox.store, sandbox.account, sandbox.client() ...
     sandbox.stop()
 
+Multi-storefront (opt-in; without it the store has one channel, one currency, no price list):
+
+    sandbox = start_sandbox(products=500, currency="GBP", channels=2, channel_currencies={2: "EUR"},
+                            price_lists=2)
+    sandbox.register_hooks(url, sandbox.all_scopes)   # catalogue + channel, price-list, metafield scopes
+
+Several stores behind one host each for BigCommerce and Ometria: `sandbox.multi.start_multi_sandbox`.
+
 From a shell: `python -m sandbox --products 2000 --live` (or `bcsync sandbox`, which mounts
-`sandbox_command`): prints the URLs and credentials, then serves until Ctrl-C.
+`sandbox_command`; `--channels 2 --channel-currency 2=EUR --currency GBP --price-lists 2` for
+storefronts): prints the URLs and credentials, then serves until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,12 +31,12 @@ import click
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox.bigcommerce import SANDBOX_CLIENT_ID, create_bigcommerce_app, register_hooks_for
-from sandbox.catalog import CATALOG_SCOPES, DEFAULT_CURRENCY, DEFAULT_SITE_URL, Store
 from sandbox.delivery import HookDispatcher
 from sandbox.faults import Counters, Faults
 from sandbox.live import LiveActivity, start_live
 from sandbox.ometria import OmetriaAccount, create_ometria_app
 from sandbox.ratelimit import DEFAULT_CONCURRENCY, PLAN_QUOTAS, RateLimiter
+from sandbox.store import CATALOG_SCOPES, DEFAULT_CURRENCY, DEFAULT_SITE_URL, Store, storefront_scopes
 from workers import settings as S
 
 if TYPE_CHECKING:
@@ -71,6 +80,8 @@ class Sandbox:
     ometria_key: str
     client_id: str = SANDBOX_CLIENT_ID
     live: LiveActivity | None = None
+    bc_app: Any = field(default=None, repr=False)  # the WSGI apps, for hosts that serve several stores
+    ometria_app: Any = field(default=None, repr=False)
     _servers: list[BaseWSGIServer] = field(default_factory=list, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
 
@@ -100,6 +111,11 @@ class Sandbox:
         return register_hooks_for(
             self.store, destination, list(scopes or CATALOG_SCOPES), headers, self.client_id
         )
+
+    @property
+    def all_scopes(self) -> list[str]:
+        """The catalogue scopes and every storefront scope (channels, price lists, metafields)."""
+        return [*CATALOG_SCOPES, *storefront_scopes(self.store.channel_ids())]
 
     def stop(self) -> None:
         if self.live is not None:
@@ -143,9 +159,22 @@ def start_sandbox(
     live_interval: tuple[float, float] = (1.0, 3.0),
     fault_seed: int = 0,
     store: Store | None = None,
+    channels: int = 1,
+    channel_currencies: dict[int, str] | None = None,
+    price_lists: int = 0,
 ) -> Sandbox:
-    """Generate the store (or use `store`), start both servers in daemon threads (port 0 = a free port)."""
-    store = store or Store(products, seed, store_hash=store_hash, site_url=site_url, currency=currency)
+    """Generate the store (or use `store`), start both servers in daemon threads (port 0 = a free port).
+    `channels`, `channel_currencies`, `price_lists`: multi-storefront, as `Store` takes them."""
+    store = store or Store(
+        products,
+        seed,
+        store_hash=store_hash,
+        site_url=site_url,
+        currency=currency,
+        channels=channels,
+        channel_currencies=channel_currencies,
+        price_lists=price_lists,
+    )
     limiter = RateLimiter(plan=plan, window_seconds=window_seconds, concurrency=concurrency)
     dispatcher = HookDispatcher(
         store.store_hash,
@@ -188,9 +217,12 @@ def start_sandbox(
         ometria_key=ometria_key,
         _servers=[bc_server, om_server],
         _threads=[bc_thread, om_thread],
+        bc_app=bc_app,
+        ometria_app=om_app,
     )
-    if hook_destination:
-        sandbox.register_hooks(hook_destination)
+    if hook_destination:  # with storefronts, their scopes too
+        multi = channels > 1 or price_lists > 0
+        sandbox.register_hooks(hook_destination, sandbox.all_scopes if multi else None)
     if live:
         sandbox.live = start_live(store, seed=seed, interval=live_interval)
     return sandbox
@@ -243,6 +275,28 @@ def start_sandbox(
     help="Make a random change every 1-3 s so webhooks keep flowing.",
 )
 @click.option(
+    "--channels",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 5),
+    help="Storefront channels (more than 1: multi-storefront, each with its site, tree and products).",
+)
+@click.option(
+    "--channel-currency",
+    "channel_currency",
+    multiple=True,
+    metavar="ID=CODE",
+    help="A channel's default currency, e.g. 2=EUR (repeatable; others sell in the store's currency).",
+)
+@click.option("--currency", default=DEFAULT_CURRENCY, show_default=True, help="The store's default currency.")
+@click.option(
+    "--price-lists",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 4),
+    help="Generated price lists (1: the second channel's, 2: + wholesale group, 3: + VIP, 4: + inactive).",
+)
+@click.option(
     "--hook-destination",
     default=None,
     help="Register hooks for every product/sku/category scope pointing at this URL "
@@ -257,10 +311,22 @@ def sandbox_command(
     window_seconds: float,
     time_scale: float,
     live: bool,
+    channels: int,
+    channel_currency: tuple[str, ...],
+    currency: str,
+    price_lists: int,
     hook_destination: str | None,
 ) -> None:
     """Run the simulated BigCommerce store and Ometria account on loopback until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    currencies: dict[int, str] = {}
+    for item in channel_currency:
+        cid, _, code = item.partition("=")
+        if not cid.strip().isdigit() or len(code.strip()) != 3:
+            raise click.BadParameter(
+                f"{item!r}: expected ID=CODE, e.g. 2=EUR", param_hint="--channel-currency"
+            )
+        currencies[int(cid)] = code.strip().upper()
     click.echo(f"Generating {products} products (seed {seed})...")
     sandbox = start_sandbox(
         products=products,
@@ -272,6 +338,10 @@ def sandbox_command(
         time_scale=time_scale,
         live=live,
         hook_destination=hook_destination,
+        channels=channels,
+        channel_currencies=currencies,
+        currency=currency.upper(),
+        price_lists=price_lists,
     )
     lines = [
         ("BigCommerce API", f"{sandbox.bc_url}  (v3 base: {sandbox.api_url})"),
@@ -286,6 +356,14 @@ def sandbox_command(
             "hooks",
             f"{len(sandbox.store.list_hooks())} registered"
             + (f" -> {hook_destination}" if hook_destination else ""),
+        ),
+        (
+            "storefronts",
+            ", ".join(
+                f"{c['id']}: {c['name']} ({c['currencies']['default_currency']})"
+                for c in sandbox.store.channels()
+            )
+            + f"; {len(sandbox.store.price_lists())} price list(s)",
         ),
         ("live changes", "on (every 1-3 s)" if live else "off"),
         ("control API", f"{sandbox.bc_url}/_sandbox/snapshot, /_sandbox/mutations, /_sandbox/storm, ..."),

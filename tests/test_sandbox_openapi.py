@@ -4,6 +4,7 @@ schemas (reference/bigcommerce/openapi), and the callbacks it fires against the 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from sandbox.server import Sandbox, start_sandbox
 from tests.reference import (
     component_schema,
     openapi_spec,
+    patched,
     require_reference,
     response_schema,
     sample_payloads,
@@ -337,3 +339,338 @@ def test_callbacks_have_the_shape_of_the_official_samples(sandbox: Sandbox) -> N
         got = by_scope[scope]
         assert shape(got) == shape(sample), scope
         assert got["producer"] == f"stores/{sandbox.store_hash}"
+
+
+# ------------------------------------------------------------------------------------ multi-storefront
+CHANNELS = "channels.v3.yml"
+PRICE_LISTS = "price_lists.v3.yml"
+TREES = "category-trees_catalog.v3.yml"
+
+
+@pytest.fixture(scope="module")
+def msf() -> Iterator[Sandbox]:
+    """Two storefronts (GBP default, EUR on channel 2) and every generated price list."""
+    require_reference("bigcommerce", "openapi")
+    sb = start_sandbox(
+        products=300,
+        seed=5,
+        plan="unlimited",
+        time_scale=0.001,
+        currency="GBP",
+        channels=2,
+        channel_currencies={2: "EUR"},
+        price_lists=4,
+    )
+    yield sb
+    sb.stop()
+
+
+def send(
+    http: requests.Session, sandbox: Sandbox, method: str, path: str, status: int = 200, **kw: Any
+) -> Any:
+    response = http.request(method, f"{sandbox.api_url}{path}", timeout=30, **kw)
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def v2(http: requests.Session, sandbox: Sandbox, path: str, **params: Any) -> Any:
+    response = http.get(f"{sandbox.bc_url}/stores/{sandbox.store_hash}/v2{path}", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_channels_sites_and_currency_assignments_match_the_spec(http: requests.Session, msf: Sandbox) -> None:
+    listed = get(http, msf, "/channels")
+    validate(listed, response_schema(CHANNELS, "/channels", "get"))
+    assert [c["id"] for c in listed["data"]] == [1, 2] and all("currencies" not in c for c in listed["data"])
+    with_currencies = get(http, msf, "/channels", include="currencies")
+    validate(with_currencies, response_schema(CHANNELS, "/channels", "get"))
+    assert with_currencies["data"][1]["currencies"]["default_currency"] == "EUR"
+    one = get(http, msf, "/channels/2")
+    validate(one, response_schema(CHANNELS, "/channels/{channel_id}", "get"))
+    assert one["data"]["type"] == "storefront" and one["data"]["platform"] == "bigcommerce"
+    site = get(http, msf, "/channels/2/site")
+    validate(site, response_schema(CHANNELS, "/channels/{channel_id}/site", "get"))
+    assert site["data"]["url"] != msf.store.site_url and site["data"]["channel_id"] == 2
+    assignment = get(http, msf, "/channels/2/currency-assignments")
+    validate(assignment, response_schema(CHANNELS, "/channels/{channel_id}/currency-assignments", "get"))
+    assert assignment["data"] == {
+        "channel_id": 2,
+        "enabled_currencies": ["EUR", "GBP"],
+        "default_currency": "EUR",
+    }
+    every = get(http, msf, "/channels/currency-assignments")
+    validate(every, response_schema(CHANNELS, "/channels/currency-assignments", "get"))
+    assert [a["channel_id"] for a in every["data"]] == [1, 2]
+    missing = get(http, msf, "/channels/9/currency-assignments", status=404)
+    validate(missing, response_schema(CHANNELS, "/channels/{channel_id}/currency-assignments", "get", "404"))
+    updated = send(http, msf, "PUT", "/channels/2", json={"name": "Sandbox Europe"})
+    validate(updated, response_schema(CHANNELS, "/channels/{channel_id}", "put"))
+    sites = get(http, msf, "/sites")
+    validate(sites, response_schema("sites.v3.yml", "/sites", "get"))
+    assert {s["channel_id"] for s in sites["data"]} == {1, 2}
+    only_two = get(http, msf, "/sites", **{"channel_id:in": "2"})
+    assert [s["channel_id"] for s in only_two["data"]] == [2]
+    by_id = get(http, msf, f"/sites/{site['data']['id']}")
+    validate(by_id, response_schema("sites.v3.yml", "/sites/{site_id}", "get"))
+    profile = v2(http, msf, "/store")
+    validate(profile, response_schema("store_information.v2.yml", "/store", "get"))
+    assert profile["features"]["multi_storefront_enabled"] is True
+
+
+def test_currencies_match_the_spec(http: requests.Session, msf: Sandbox) -> None:
+    # The spec types last_updated as date-time, while its own example (and the v2 API) use RFC 2822
+    # ("Tue, 12 Jun 2018 14:41:56 +0000"); the sandbox answers like the API, so that one format is relaxed.
+    schema = patched(
+        response_schema("currencies.v2.yml", "/currencies", "get"),
+        ("items", "allOf", "1", "properties", "last_updated"),
+        format="rfc-2822",
+    )
+    body = v2(http, msf, "/currencies")
+    validate(body, schema)
+    by_code = {c["currency_code"]: c for c in body}
+    assert (
+        set(by_code) == {"GBP", "EUR"} and by_code["GBP"]["is_default"] and not by_code["EUR"]["is_default"]
+    )
+    assert float(by_code["EUR"]["currency_exchange_rate"]) > 1 and by_code["EUR"]["decimal_places"] == 2
+    one = v2(http, msf, f"/currencies/{by_code['EUR']['id']}")
+    assert one == by_code["EUR"]
+
+
+def test_price_lists_assignments_and_records_match_the_spec(http: requests.Session, msf: Sandbox) -> None:
+    lists = get(http, msf, "/pricelists")
+    validate(lists, response_schema(PRICE_LISTS, "/pricelists", "get"))
+    assert len(lists["data"]) == 4 and {"pagination", "cursor_pagination"} <= set(lists["meta"])
+    one = get(http, msf, "/pricelists/1")
+    validate(one, response_schema(PRICE_LISTS, "/pricelists/{price_list_id}", "get"))
+    assignments = get(http, msf, "/pricelists/assignments")
+    validate(assignments, response_schema(PRICE_LISTS, "/pricelists/assignments", "get"))
+    assert {"channel_id": 2, "price_list_id": 1} in [
+        {k: a[k] for k in ("channel_id", "price_list_id") if k in a} for a in assignments["data"]
+    ]
+    records = get(http, msf, "/pricelists/1/records", include="bulk_pricing_tiers,sku", limit=100)
+    validate(records, response_schema(PRICE_LISTS, "/pricelists/{price_list_id}/records", "get"))
+    assert records["data"] and all("sku" in r and r["bulk_pricing_tiers"] == [] for r in records["data"])
+    record = records["data"][0]
+    by_variant = get(http, msf, f"/pricelists/1/records/{record['variant_id']}")
+    validate(
+        by_variant, response_schema(PRICE_LISTS, "/pricelists/{price_list_id}/records/{variant_id}", "get")
+    )
+    path = f"/pricelists/1/records/{record['variant_id']}/{record['currency']}"
+    single = get(http, msf, path)
+    validate(
+        single,
+        response_schema(
+            PRICE_LISTS, "/pricelists/{price_list_id}/records/{variant_id}/{currency_code}", "get"
+        ),
+    )
+    put = send(http, msf, "PUT", path, json={"price": 12.34, "sale_price": 10.0})
+    validate(
+        put,
+        response_schema(
+            PRICE_LISTS, "/pricelists/{price_list_id}/records/{variant_id}/{currency_code}", "put"
+        ),
+    )
+    assert put["data"]["price"] == 12.34 and put["data"]["calculated_price"] == 10.0
+    batch = send(
+        http,
+        msf,
+        "PUT",
+        "/pricelists/1/records",
+        json=[{"variant_id": record["variant_id"], "currency": "EUR", "price": 11}],
+    )
+    validate(batch, response_schema(PRICE_LISTS, "/pricelists/{price_list_id}/records", "put"))
+    created = send(http, msf, "POST", "/pricelists", json={"name": "Spec check", "active": False})
+    validate(created, response_schema(PRICE_LISTS, "/pricelists", "post"))
+    upsert = send(
+        http,
+        msf,
+        "PUT",
+        f"/pricelists/{created['data']['id']}/assignments",
+        json={"customer_group_id": 7, "channel_id": 1},
+    )
+    validate(upsert, response_schema(PRICE_LISTS, "/pricelists/{price_list_id}/assignments", "put"))
+    changed = send(
+        http,
+        msf,
+        "PUT",
+        f"/pricelists/{created['data']['id']}",
+        json={"name": "Spec check 2", "active": True},
+    )
+    validate(changed, response_schema(PRICE_LISTS, "/pricelists/{price_list_id}", "put"))
+    send(http, msf, "DELETE", f"/pricelists/{created['data']['id']}", status=204)
+
+
+def test_trees_channel_assignments_and_metafields_match_the_spec(
+    http: requests.Session, msf: Sandbox
+) -> None:
+    trees = get(http, msf, "/catalog/trees", **{"channel_id:in": "2"})
+    validate(trees, response_schema(TREES, "/catalog/trees", "get"))
+    assert [t["channels"] for t in trees["data"]] == [[2]]
+    tree_id = trees["data"][0]["id"]
+    nested = get(http, msf, f"/catalog/trees/{tree_id}/categories")
+    validate(nested, response_schema(TREES, "/catalog/trees/{tree_id}/categories", "get"))
+    assert nested["data"] and all(node["children"] for node in nested["data"])
+    flat = get(http, msf, "/catalog/trees/categories", **{"tree_id:in": str(tree_id)})
+    validate(flat, response_schema(TREES, "/catalog/trees/categories", "get"))
+    assert {c["tree_id"] for c in flat["data"]} == {tree_id}
+    created = send(
+        http,
+        msf,
+        "POST",
+        "/catalog/trees/categories",
+        status=201,
+        json=[{"name": "Spec Only", "tree_id": tree_id}],
+    )
+    validate(created, response_schema(TREES, "/catalog/trees/categories", "post", "201"))
+    products = get(http, msf, "/catalog/products", include="channels", limit=50)
+    validate(products, products_schema("/catalog/products"))
+    for product in products["data"]:
+        check_product(product)
+    assert {tuple(p["channels"]) for p in products["data"]} >= {(1,), (1, 2)}
+    assignments = get(http, msf, "/catalog/products/channel-assignments", **{"product_id:in": "1,2,3,4,5"})
+    validate(assignments, response_schema(PRODUCTS, "/catalog/products/channel-assignments", "get"))
+    every = get(http, msf, "/catalog/products/metafields", limit=20)
+    validate(every, response_schema(PRODUCTS, "/catalog/products/metafields", "get"))
+    assert every["data"]
+    pid = every["data"][0]["resource_id"]
+    mine = get(http, msf, f"/catalog/products/{pid}/metafields")
+    validate(mine, response_schema(PRODUCTS, "/catalog/products/{product_id}/metafields", "get"))
+    posted = send(
+        http,
+        msf,
+        "POST",
+        f"/catalog/products/{pid}/metafields",
+        json={"namespace": "spec", "key": "k", "value": "v", "permission_set": "read"},
+    )
+    validate(posted, response_schema(PRODUCTS, "/catalog/products/{product_id}/metafields", "post"))
+    one = get(http, msf, f"/catalog/products/{pid}/metafields/{posted['data']['id']}")
+    validate(
+        one, response_schema(PRODUCTS, "/catalog/products/{product_id}/metafields/{metafield_id}", "get")
+    )
+
+
+def documented_payloads() -> dict[str, list[dict]]:
+    """The example payloads of docs/webhook-events*.mdx, by scope (JSON blocks, their // comments removed)."""
+    folder = require_reference("bigcommerce", "docs")
+    out: dict[str, list[dict]] = {}
+    for path in sorted(folder.glob("webhook-events*.mdx")):
+        for block in re.findall(r"```json[^\n]*\n(.*?)```", path.read_text(), re.S):
+            text = re.sub(r",(\s*[}\]])", r"\1", re.sub(r"//[^\n]*", "", block))
+            try:
+                payload = json.loads(text)
+            except ValueError:
+                continue  # one example (store/hook/deliveryException) is not valid JSON; not ours
+            if isinstance(payload, dict) and "scope" in payload:
+                out.setdefault(payload["scope"], []).append(payload)
+    return out
+
+
+def test_storefront_callbacks_have_the_shape_of_the_documented_payloads(msf: Sandbox) -> None:
+    docs = documented_payloads()
+    product_metafield = next(
+        p for p in docs["store/metafield/created"] if p["data"]["resource_type"] == "product"
+    )
+    # every scope we fire -> the documented example of its family (the docs give one example per family)
+    family = {
+        "store/channel/{id}/product/assigned": docs["store/channel/1/product/assigned"][0],
+        "store/channel/{id}/product/unassigned": docs["store/channel/1/product/assigned"][0],
+        "store/channel/{id}/category/product/assigned": docs["store/channel/1/product/assigned"][0],
+        "store/channel/{id}/category/created": docs["store/channel/1/category/created"][0],
+        "store/channel/{id}/category/updated": docs["store/channel/1/category/created"][0],
+        "store/channel/{id}/category/deleted": docs["store/channel/1/category/created"][0],
+        "store/channel/{id}/categoryTree/updated": docs["store/channel/1/categoryTree/updated"][0],
+        "store/channel/{id}/settings/site/updated": docs["store/channel/1/settings/site/updated"][0],
+        "store/channel/updated": docs["store/channel/created"][0],
+        "store/priceList/created": docs["store/priceList/created"][0],
+        "store/priceList/updated": docs["store/priceList/created"][0],
+        "store/priceList/activated": docs["store/priceList/created"][0],
+        "store/priceList/deactivated": docs["store/priceList/created"][0],
+        "store/priceList/deleted": docs["store/priceList/created"][0],
+        "store/priceLists/deleted": docs["store/priceLists/deleted"][0],
+        "store/priceList/record/created": docs["store/priceList/record/created"][0],
+        "store/priceList/record/updated": docs["store/priceList/record/created"][0],
+        "store/priceList/record/deleted": docs["store/priceList/record/created"][0],
+        "store/priceList/records/created": docs["store/priceList/records/created"][0],
+        "store/priceList/records/updated": docs["store/priceList/records/created"][0],
+        "store/priceList/records/deleted": docs["store/priceList/records/created"][0],
+        "store/priceList/assignment/updated": docs["store/priceList/assignment/updated"][0],
+        "store/priceList/assignment/deleted": docs["store/priceList/assignment/updated"][0],
+        "store/product/metafield/created": product_metafield,
+        "store/product/metafield/updated": product_metafield,
+        "store/product/metafield/deleted": product_metafield,
+        "store/metafield/created": product_metafield,
+        "store/metafield/updated": product_metafield,
+        "store/metafield/deleted": product_metafield,
+    }
+    collector = _Collector()
+    server = make_server("127.0.0.1", 0, collector, threaded=True, request_handler=_Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store = msf.store
+    try:
+        msf.register_hooks(
+            f"http://127.0.0.1:{server.server_port}/webhooks/bigcommerce",
+            [
+                *msf.all_scopes,
+                "store/metafield/created",
+                "store/metafield/updated",
+                "store/metafield/deleted",
+            ],
+        )
+        only_one = next(p for p in store.channel_product_ids(1) if p not in store.channel_product_ids(2))
+        store.assign_products(2, [only_one])
+        store.unassign_products(2, [only_one])
+        leaf = next(c for c in store.category_tree() if c["tree_id"] == 2)
+        store.update_product(
+            only_one, categories=[*store.get_product(only_one)["categories"], leaf["category_id"]]
+        )
+        category = store.create_category("Shapes", tree_id=2).entity
+        assert category is not None
+        store.update_category(category["category_id"], name="Shapes 2")
+        store.delete_category(category["category_id"])
+        store.update_tree(2, "Europe tree")
+        store.set_site_url(2, "https://eu.sandbox-store.example")
+        store.update_channel(2, name="Sandbox EU")
+        created = store.create_price_list("Shapes").entity
+        assert created is not None
+        record = store.price_records(1)[0]
+        store.set_price_record(created["id"], record["variant_id"], "EUR", price=5.0)
+        store.set_price_record(created["id"], record["variant_id"], "EUR", price=6.0, sale_price=5.5)
+        store.upsert_price_records(
+            created["id"], [{"variant_id": record["variant_id"], "currency": "GBP", "price": 4.0}]
+        )
+        store.upsert_price_records(
+            created["id"], [{"variant_id": record["variant_id"], "currency": "GBP", "price": 3.0}]
+        )
+        store.delete_price_record(created["id"], record["variant_id"], "EUR")
+        store.delete_price_records(created["id"])
+        store.update_price_list(created["id"], active=False)
+        store.update_price_list(created["id"], active=True)
+        store.assign_price_list(created["id"], channel_id=1, customer_group_id=9)
+        store.delete_price_list_assignments(price_list_id=created["id"])
+        store.delete_price_list(created["id"])
+        other = store.create_price_list("Shapes batch").entity
+        assert other is not None
+        store.delete_price_lists([other["id"]])
+        made = store.set_metafield(only_one, "shapes", "k", "v").entity
+        assert made is not None
+        store.set_metafield(only_one, "shapes", "k", "w")
+        store.delete_metafield(only_one, made["id"])
+        assert msf.dispatcher.wait_idle(30)
+    finally:
+        server.shutdown()
+        for hook in store.list_hooks():
+            store.delete_hook(hook["id"])
+    by_family: dict[str, dict] = {}
+    for body in collector.bodies:
+        by_family.setdefault(re.sub(r"^store/channel/\d+/", "store/channel/{id}/", body["scope"]), body)
+    missing = set(family) - set(by_family)
+    assert not missing, f"no callback fired for {sorted(missing)}"
+    for name, example in family.items():
+        got = by_family[name]
+        assert set(got) == set(example), name  # the envelope
+        if name.startswith("store/priceList/assignment/"):  # a key only for what the assignment names
+            assert set(got["data"]) <= set(example["data"]) and "price_list_id" in got["data"], name
+            assert all(shape(got["data"][k]) == shape(example["data"][k]) for k in got["data"]), name
+        else:
+            assert shape(got["data"]) == shape(example["data"]), name

@@ -1,29 +1,9 @@
-"""Webhook delivery the way BigCommerce does it, for the sandbox store.
-
-`HookDispatcher.fire(scope, data)` builds the callback envelope of BigCommerce's published samples
-(`scope`, `store_id` as a string, `data`, `hash` = SHA-1 hex of `data`, `created_at` in unix seconds,
-`producer` = "stores/<hash>") and POSTs it, asynchronously on a small fixed pool of threads, to every
-active hook whose scope matches (exactly, or by a wildcard such as "store/product/*"), with the hook's
-custom `headers` and Standard Webhooks signature headers (`webhook-id`, `webhook-timestamp`,
-`webhook-signature`; key = base64 of the client secret, so `Webhook(base64(secret)).verify(body, headers)`
-succeeds).
-
-Only a 2xx counts. A failure (other status, timeout, connection error) is retried after
-`BC_RETRY_SCHEDULE[i] * time_scale` seconds with the same body (same `created_at`) and the same
-`webhook-id`, but a fresh `webhook-timestamp` and signature. When the last retry fails, the hook is
-deactivated through `deactivate(hook_id)`. A retry whose hook has meanwhile gone or been deactivated is
-dropped.
-
-Domain blocklist: per destination host, once a sliding window of `BLOCKLIST_WINDOW * time_scale`
-seconds holds at least `BLOCKLIST_MIN_REQUESTS` results and under `BLOCKLIST_MIN_SUCCESS` of them
-succeeded, the host is blocked for `BLOCKLIST_SECONDS * time_scale`; deliveries due meanwhile are deferred
-to the end of the block (counted as `deferred`; deferral does not use up a retry).
-"""
+"""`HookDispatcher`: delivers a store's callbacks to its hooks, with BigCommerce's retries and blocklist
+(see the package docstring for the rules)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import heapq
 import http.client
 import itertools
@@ -31,7 +11,6 @@ import json
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,33 +19,15 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
-BC_RETRY_SCHEDULE = (60, 180, 300, 600, 900, 1800, 3600, 7200, 21600, 50400, 86400)
-BLOCKLIST_WINDOW = 120.0
-BLOCKLIST_MIN_REQUESTS = 100
-BLOCKLIST_MIN_SUCCESS = 0.9
-BLOCKLIST_SECONDS = 180.0
-DEFAULT_WORKERS = 8
-USER_AGENT = "bcsync-sandbox-webhooks/1.0"
-
-
-def scope_matches(hook_scope: str, scope: str) -> bool:
-    """Exact match, or a hook scope ending in "/*" that covers the event scope's sub-scopes."""
-    if hook_scope == scope:
-        return True
-    if hook_scope.endswith("/*"):
-        return scope.startswith(hook_scope[:-1])
-    return False
-
-
-def store_id_for(store_hash: str) -> str:
-    """A stable numeric store id (BigCommerce sends it as a string) derived from the store hash."""
-    digest = hashlib.sha1(store_hash.encode(), usedforsecurity=False).hexdigest()
-    return str(1_000_000 + int(digest[:8], 16) % 9_000_000)
-
-
-def data_hash(data: dict) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha1(canonical, usedforsecurity=False).hexdigest()
+from sandbox.delivery.blocklist import Blocklist
+from sandbox.delivery.envelope import (
+    BC_RETRY_SCHEDULE,
+    DEFAULT_WORKERS,
+    data_hash,
+    scope_matches,
+    store_id_for,
+)
+from sandbox.delivery.transport import Transport
 
 
 @dataclass(order=True)
@@ -108,9 +69,7 @@ class HookDispatcher:
         self._seq = itertools.count()
         self._in_flight = 0
         self._stopped = False
-        self._results: dict[str, deque[tuple[float, bool]]] = {}  # per host: (time, success) in the window
-        self._successes: dict[str, int] = {}  # per host: successes among those
-        self._blocked_until: dict[str, float] = {}
+        self._blocklist = Blocklist(self.time_scale)
         self._stats: dict[str, Any] = {
             "fired": 0,
             "enqueued": 0,
@@ -124,13 +83,18 @@ class HookDispatcher:
             "blocklisted": 0,
             "by_status": {},
         }
-        self._local = threading.local()
+        self._transport = Transport(self.timeout)
         self._threads = [
             threading.Thread(target=self._work, name=f"hook-dispatcher-{i}", daemon=True)
             for i in range(max(1, workers))
         ]
         for thread in self._threads:
             thread.start()
+
+    @property
+    def _blocked_until(self) -> dict[str, float]:
+        """Host -> monotonic time its block ends (read by /hooks/admin)."""
+        return self._blocklist.blocked_until
 
     def __repr__(self) -> str:
         return f"HookDispatcher(store_hash={self.store_hash!r}, time_scale={self.time_scale})"
@@ -190,7 +154,7 @@ class HookDispatcher:
             out["retries_pending"] = sum(1 for job in self._heap if job.attempt > 0)
             out["queued"] = len(self._heap)
             out["in_flight"] = self._in_flight
-            out["blocked_hosts"] = sorted(h for h, until in self._blocked_until.items() if until > now)
+            out["blocked_hosts"] = self._blocklist.blocked_hosts(now)
         return out
 
     def stop(self) -> None:
@@ -205,47 +169,6 @@ class HookDispatcher:
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # -- workers ---------------------------------------------------------------------------------------
-    def _post(self, destination: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST on this thread's kept-alive connection to the destination; the HTTP status.
-
-        http.client rather than requests: a storm of thousands of callbacks is CPU-bound in the sandbox
-        process, and proxies from the environment must never see loopback traffic.
-        """
-        parts = urlsplit(destination)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"unsupported destination {destination!r}")
-        key = (parts.scheme, parts.hostname, parts.port)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connections: dict[tuple, http.client.HTTPConnection] = self._local.__dict__.setdefault(
-            "connections", {}
-        )
-        for _ in range(2):
-            conn = connections.pop(key, None)
-            reused = conn is not None
-            if conn is None:
-                if parts.scheme == "https":
-                    conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout)
-                else:
-                    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
-            try:
-                conn.request("POST", path, body=body, headers={"User-Agent": USER_AGENT, **headers})
-                response = conn.getresponse()
-                response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                conn.close()
-                if reused:  # a kept-alive connection the destination had closed: once more, afresh
-                    continue
-                raise
-            except BaseException:
-                conn.close()
-                raise
-            if response.will_close:
-                conn.close()
-            else:
-                connections[key] = conn
-            return response.status
-        raise ConnectionError("destination closed the connection")
-
     def _next_job(self) -> _Job | None:
         with self._cond:
             while not self._stopped:
@@ -261,8 +184,7 @@ class HookDispatcher:
         while True:
             job = self._next_job()
             if job is None:
-                for conn in self._local.__dict__.pop("connections", {}).values():
-                    conn.close()
+                self._transport.close_thread_connections()
                 return
             try:
                 self._attempt(job)
@@ -310,7 +232,7 @@ class HookDispatcher:
         host = (urlsplit(destination).hostname or "").lower()
         now = time.monotonic()
         with self._cond:
-            blocked_until = self._blocked_until.get(host, 0.0)
+            blocked_until = self._blocklist.until(host)
             if blocked_until > now:
                 self._stats["deferred"] += 1
         if blocked_until > now:
@@ -319,7 +241,7 @@ class HookDispatcher:
 
         outcome: str
         try:
-            status = self._post(destination, job.body, self._headers(job, hook))
+            status = self._transport.post(destination, job.body, self._headers(job, hook))
             outcome, ok = str(status), 200 <= status < 300
         except TimeoutError:
             outcome, ok = "timeout", False
@@ -335,22 +257,8 @@ class HookDispatcher:
             stats = self._stats
             stats["attempts"] += 1
             stats["by_status"][outcome] = stats["by_status"].get(outcome, 0) + 1
-            results = self._results.setdefault(host, deque())
-            results.append((now, ok))
-            successes = self._successes.get(host, 0) + ok
-            window = BLOCKLIST_WINDOW * self.time_scale
-            while results and results[0][0] < now - window:
-                successes -= results.popleft()[1]
-            if (
-                len(results) >= BLOCKLIST_MIN_REQUESTS
-                and self._blocked_until.get(host, 0.0) <= now
-                and successes < BLOCKLIST_MIN_SUCCESS * len(results)
-            ):
-                self._blocked_until[host] = now + BLOCKLIST_SECONDS * self.time_scale
+            if self._blocklist.record(host, ok, now):
                 stats["blocklisted"] += 1
-                results.clear()
-                successes = 0
-            self._successes[host] = successes
             if ok:
                 stats["delivered"] += 1
             else:
