@@ -101,7 +101,7 @@ def probe(web: Web, what: str, raw: bytes) -> None:
 
 
 def test_stalled_connections_do_not_block_health_or_callbacks(web: Web) -> None:
-    from workers.storage import dirty_counts, session_scope
+    from workers.store.storage import dirty_counts, session_scope
 
     socks = stall(web.port, STALLED)
     try:
