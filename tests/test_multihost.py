@@ -38,24 +38,14 @@ from sandbox.client import SandboxClient
 from tests import netns
 from tests.harness import drift, expected_records, service_env
 from tests.reliability_helpers import BackgroundStorm, claim_tokens, dirty_total, failed_entries, tally
+from workers.sync.hooks import HANDLED_SCOPES
 
 pytestmark = [pytest.mark.slow]
 
 WEBS = ("web1", "web2")
 WORKERS = ("worker1", "worker2", "worker3")
 PRODUCT_SCOPES = ["store/product/created", "store/product/updated", "store/product/deleted"]
-OTHER_SCOPES = [
-    "store/product/inventory/updated",
-    "store/product/inventory/order/updated",
-    "store/sku/created",
-    "store/sku/updated",
-    "store/sku/deleted",
-    "store/sku/inventory/updated",
-    "store/sku/inventory/order/updated",
-    "store/category/created",
-    "store/category/updated",
-    "store/category/deleted",
-]
+OTHER_SCOPES = [s for s in HANDLED_SCOPES if s not in PRODUCT_SCOPES]  # the receiver's one list
 LEASE_SECONDS = 8
 FLUSHED = re.compile(r"flushed store \S+: (\d+) dirty, \d+ fetched, \d+ gone, (\d+) record\(s\) pushed")
 
