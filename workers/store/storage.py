@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 PRODUCT = "product"
@@ -219,6 +219,12 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched. `Session.execute` is typed as returning a `Result`; for
+    such a statement it is a `CursorResult`, which has `rowcount`."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+
 def ping(url: str) -> None:
     with get_engine(url).connect() as conn:
         conn.execute(text("SELECT 1"))
@@ -362,7 +368,7 @@ def release_done(session: Session, store_hash: str, entity: str, token: str, ids
         Dirty.entity_id.in_(list(ids)),
         Dirty.claimed_by == token,
     )
-    done = session.execute(delete(Dirty).where(*keys, Dirty.version == Dirty.claimed_version)).rowcount
+    done = rowcount(session.execute(delete(Dirty).where(*keys, Dirty.version == Dirty.claimed_version)))
     session.execute(
         update(Dirty).where(*keys).values(claimed_by=None, claimed_version=None, lease_until=None)
     )
@@ -549,7 +555,7 @@ def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: fl
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
-    return int(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)).rowcount or 0)
+    return rowcount(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)))
 
 
 # --- beat schedule and heartbeats ----------------------------------------------------------
@@ -569,11 +575,13 @@ def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, f
 def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: str) -> float | None:
     """Take the run of `name` that is due after `seen` (compare-and-set): None if this beat took it,
     else the last run another beat recorded meanwhile."""
-    taken = session.execute(
-        update(BeatRun)
-        .where(BeatRun.name == name, BeatRun.last_run_at == seen)
-        .values(last_run_at=now, beat=beat)
-    ).rowcount
+    taken = rowcount(
+        session.execute(
+            update(BeatRun)
+            .where(BeatRun.name == name, BeatRun.last_run_at == seen)
+            .values(last_run_at=now, beat=beat)
+        )
+    )
     if taken:
         return None
     return float(session.execute(select(BeatRun.last_run_at).where(BeatRun.name == name)).scalar_one())

@@ -16,7 +16,7 @@ import random
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -513,7 +513,9 @@ class Syncer:
 
     # --- resync and sweep -------------------------------------------------------------------
 
-    def resync_all(self, dry_run: bool = False, progress=None) -> ResyncReport:  # type: ignore[no-untyped-def]
+    def resync_all(
+        self, dry_run: bool = False, progress: Callable[[ResyncReport], None] | None = None
+    ) -> ResyncReport:
         """Stream the whole catalogue in pages of 250 and push only what changed; memory stays
         bounded by one page. Products Ometria has (per the ledger) that the pages did not show are
         marked dirty, so a flush confirms with `id:in` before deactivating them (pages can shift
