@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
 from pydantic_core import PydanticCustomError
 
+from workers.domain import scopes
 from workers.store.storage import CATEGORY, PRODUCT
 
 MAX_ID = 2**63
@@ -105,12 +106,8 @@ def _category_ids(data: _CategoryData) -> tuple[int, ...]:
     return (data.id,)
 
 
-_PRODUCT_SCOPES = ("created", "updated", "deleted", "inventory/updated", "inventory/order/updated")
-HANDLED_SCOPES: frozenset[str] = frozenset(
-    [f"store/product/{s}" for s in _PRODUCT_SCOPES]
-    + [f"store/sku/{s}" for s in _PRODUCT_SCOPES]
-    + [f"store/category/{s}" for s in ("created", "updated", "deleted")]
-)
+# The same list `bcsync hooks register` registers (workers.domain.scopes).
+HANDLED_SCOPES: frozenset[str] = frozenset(scopes.HANDLED_SCOPES)
 
 
 def parse_json(body: bytes) -> Any:
