@@ -13,6 +13,7 @@ Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zo
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -123,6 +124,7 @@ class Heartbeat(Base):
     part: Mapped[str] = mapped_column(String(16), primary_key=True)  # worker | beat
     process: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
     last_seen: Mapped[float] = mapped_column(Float, index=True)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # first heartbeat
 
 
 class StoreState(Base):
@@ -137,6 +139,10 @@ class StoreState(Base):
     seen_errors: Mapped[list[str] | None] = mapped_column(
         JSON, nullable=True
     )  # Ometria _errors already filed
+    last_flush_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # a batch released
+    last_push_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # Ometria accepted
+    hooks_checked_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hooks_inactive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # at that check
 
 
 class RateBudget(Base):
@@ -149,6 +155,40 @@ class RateBudget(Base):
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     in_flight: Mapped[int] = mapped_column(Integer, default=0)
     slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
+    observed_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # last rate headers
+
+
+class Incident(Base):
+    """One row per alert condition (e.g. `silent:worker`, `paused:<store>`): open or closed. Every
+    evaluator changes a row only by compare-and-set on `version`, so of several processes judging
+    the same change exactly one opens (or closes) the incident and queues its message."""
+
+    __tablename__ = "incidents"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[float] = mapped_column(Float)
+    closed_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)  # when `value` last moved
+    value: Mapped[float] = mapped_column(Float)  # what the condition measures (failed-list baseline)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class AlertOutbox(Base):
+    """Messages for ALERT_WEBHOOK_URL, written with the incident's change and sent (retried) after."""
+
+    __tablename__ = "alert_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident: Mapped[str] = mapped_column(String(160))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_until: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)
 
 
 # --- engine and sessions -------------------------------------------------------------------
@@ -168,8 +208,27 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_ENGINES: list[Engine] = []
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child (a Celery pool process started after the parent used the database, e.g. from
+    its heartbeat thread) must not share the parent's pooled connections: new pools, parent's kept."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -558,7 +617,7 @@ def prune_webhooks(session: Session, older_than: float) -> int:
 def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, float]:
     """Each entry's last run; an entry no beat has seen yet is entered as run `now` (first run after
     one interval, as celery's own scheduler does)."""
-    names = list(names)
+    names = sorted(names)  # every beat inserts in the same order: two starting at once never deadlock
     for name in names:
         ins = _insert(session)(BeatRun).values(name=name, last_run_at=now, beat="")
         session.execute(ins.on_conflict_do_nothing(index_elements=[BeatRun.name]))
@@ -580,7 +639,7 @@ def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: s
 
 
 def record_heartbeat(session: Session, part: str, process: str, now: float) -> None:
-    ins = _insert(session)(Heartbeat).values(part=part, process=process, last_seen=now)
+    ins = _insert(session)(Heartbeat).values(part=part, process=process, last_seen=now, started_at=now)
     session.execute(
         ins.on_conflict_do_update(index_elements=[Heartbeat.part, Heartbeat.process], set_={"last_seen": now})
     )
