@@ -177,7 +177,7 @@ def deliver(
             )
             retry_at = now + 10 * 365 * 86400.0  # never again
         else:
-            retry_at = time.time() + min(RETRY_CEILING, 2.0**attempts)
+            retry_at = now + min(RETRY_CEILING, 2.0**attempts)
             log.warning(
                 "alert %s for %s not delivered (attempt %d, retried): %s",
                 payload["event"],
