@@ -425,3 +425,33 @@ def test_the_failed_list_alerts_when_it_grows_and_recovers_when_it_stops() -> No
     assert d and d.message == "alert"  # a new one
     d = H.decide(H.IncidentState(True, 6.0, 9999.0), cond(0), 10000.0)  # replayed: over at once
     assert d and d.message == "recovery"
+
+
+def test_beats_starting_at_once_never_deadlock_on_their_schedule_rows() -> None:
+    """Each beat inserts its entries' rows in one transaction; celery merges the schedule through a
+    set, so two processes may list the entries in different orders. In name order they never
+    deadlock (PostgreSQL would abort one of them)."""
+    import random
+
+    with fresh_pg_database() as db:
+        upgrade(db)
+        errors: list[BaseException] = []
+        for round_no in range(4):
+            names = [f"entry-{round_no}-{i:02d}" for i in range(40)]
+            barrier = threading.Barrier(6)
+
+            def one(names: list[str] = names, barrier: threading.Barrier = barrier) -> None:
+                mine = random.sample(names, len(names))  # noqa: S311 — an order, not a secret
+                barrier.wait()
+                try:
+                    with storage.session_scope(db) as s:
+                        storage.beat_runs(s, mine, time.time())
+                except BaseException as exc:  # noqa: BLE001 — reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=one) for _ in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        assert errors == []
