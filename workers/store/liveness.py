@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from workers.domain.health import ProcessSeen, StoreFacts
@@ -235,3 +235,12 @@ def pending_messages(session: Session) -> int:
         session.scalar(select(func.count()).select_from(AlertOutbox).where(AlertOutbox.sent_at.is_(None)))
         or 0
     )
+
+
+def prune(session: Session, now: float, keep_seconds: float = 7 * 86400.0) -> int:
+    """Forget processes silent for a week (each restart is a new host:pid row) and messages sent a
+    week ago; the rows of deployments still running stay."""
+    old = now - keep_seconds
+    gone = session.execute(delete(Heartbeat).where(Heartbeat.last_seen < old)).rowcount or 0
+    gone += session.execute(delete(AlertOutbox).where(AlertOutbox.sent_at < old)).rowcount or 0
+    return int(gone)

@@ -234,6 +234,7 @@ def collect_ometria_errors() -> dict[str, int]:
 @app.task(base=SyncTask, name="workers.tasks.prune")
 def prune() -> int:
     with session_scope(get_settings().database_url) as s:
+        liveness.prune(s, time.time())
         return storage.prune_webhooks(s, time.time() - 3600)
 
 
