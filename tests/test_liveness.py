@@ -455,3 +455,61 @@ def test_beats_starting_at_once_never_deadlock_on_their_schedule_rows() -> None:
             for t in threads:
                 t.join(60)
         assert errors == []
+
+
+def test_flushes_pushes_quota_and_hook_checks_leave_their_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    """The worker's tasks, run in process against the sandbox: a flush records the store's last
+    flush, accepted push and the quota BigCommerce reported; a hook check that finds a deactivated
+    hook opens the hooks incident (one alert), the next check that finds none closes it (one recovery)."""
+    import dataclasses
+
+    from sandbox.server import start_sandbox
+    from tests.harness import sandbox_settings
+    from workers.clients.bigcommerce import BigCommerceClient
+    from workers.ops import liveness
+    from workers.sync.hooks import register_hooks
+    from workers.tasks import jobs
+
+    sb = start_sandbox(products=5, seed=3)
+    try:
+        db = f"sqlite:///{tmp_path / 'bcsync.db'}"
+        upgrade(db)
+        settings, store = sandbox_settings(sb.bc_url, sb.ometria_url, db, tmp_path)
+        settings = dataclasses.replace(
+            settings, alert_webhook_url=receiver.url, debounce_seconds=0.0, heartbeat_seconds=100.0
+        )
+        monkeypatch.setattr(jobs, "get_settings", lambda: settings)
+        monkeypatch.setattr(jobs, "_syncers", {})
+        before = liveness.read_health(settings).stores[0]
+        assert (before.facts.last_flush_at, before.facts.last_push_at, before.facts.quota_seen_at) == (
+            0,
+            0,
+            0,
+        )
+
+        product = sb.store.snapshot()["products"][0]["id"]
+        with storage.session_scope(db) as s:
+            storage.mark_dirty(s, store.store_hash, storage.PRODUCT, [product])
+        started = time.time()
+        jobs.flush_store(store.store_hash)
+        after = liveness.read_health(settings).stores[0]
+        assert after.facts.last_flush_at >= started and after.facts.last_push_at >= started
+        assert after.facts.quota_seen_at >= started and after.check("quota").state == H.OK
+        assert after.check("flush").state == H.IDLE  # nothing dirty any more
+
+        register_hooks(BigCommerceClient(store), store, "https://sync.example.com/webhooks/bigcommerce")
+        sb.store.deactivate_hook(sb.store.list_hooks()[0]["id"])
+        jobs.check_hooks()
+        assert liveness.read_health(settings).stores[0].check("hooks").state == H.UNHEALTHY
+        liveness.evaluate_and_deliver(settings, "test")
+        liveness.evaluate_and_deliver(settings, "test")  # still deactivated at that check: no news
+        jobs.check_hooks()  # re-activated last time: every hook active now
+        liveness.evaluate_and_deliver(settings, "test")
+        assert [(m["event"], m["incident"], m["condition"]) for m in receiver.messages] == [
+            ("alert", "hooks:sandbox1", "hooks_deactivated"),
+            ("recovery", "hooks:sandbox1", "hooks_deactivated"),
+        ]
+    finally:
+        sb.stop()
