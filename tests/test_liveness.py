@@ -513,3 +513,33 @@ def test_flushes_pushes_quota_and_hook_checks_leave_their_mark(
         ]
     finally:
         sb.stop()
+
+
+def test_the_failed_list_growing_is_one_incident(sqlite_url: str, receiver: Receiver) -> None:
+    from workers.ops import liveness
+    from workers.store import failures
+
+    settings = settings_for(sqlite_url, receiver.url, heartbeat=100.0)
+
+    def fail(pid: int) -> int:
+        with storage.session_scope(sqlite_url) as s:
+            entry = storage.record_failure(
+                s,
+                store_hash="shop1",
+                task="flush",
+                entity="product",
+                entity_ids=[pid],
+                kind="permanent",
+                error="no",
+            )
+            return entry.id
+
+    first = fail(1)
+    assert [m["event"] for m in liveness.evaluate(settings, "a")] == ["alert"]
+    second = fail(2)
+    assert liveness.evaluate(settings, "b") == []  # the same incident, grown
+    failures.discard(sqlite_url, [first, second])
+    (recovery,) = liveness.evaluate(settings, "c")
+    assert (recovery["event"], recovery["incident"]) == ("recovery", "failed:shop1")
+    fail(3)
+    assert [m["event"] for m in liveness.evaluate(settings, "d")] == ["alert"]  # a new incident
