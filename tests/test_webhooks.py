@@ -35,7 +35,7 @@ from werkzeug.test import TestResponse
 from consumer import create_app
 from tests.reference import require_reference
 from workers.settings import ConfigError, Settings, StoreConfig
-from workers.store.storage import Dirty, SeenWebhook, session_scope
+from workers.store.storage import Dirty, SeenWebhook, session_scope, webhook_digest
 
 HOOK = "/webhooks/bigcommerce"
 
@@ -180,10 +180,9 @@ class Receiver:
             return {(e, int(i)): int(v) for e, i, v in rows}
 
     def seen(self) -> set[str]:
+        """The digests (workers.store.storage.webhook_digest) of this store's remembered webhook ids."""
         with session_scope(self.settings.database_url) as s:
-            return set(
-                s.scalars(select(SeenWebhook.webhook_id).where(SeenWebhook.store_hash == self.store_hash))
-            )
+            return set(s.scalars(select(SeenWebhook.digest).where(SeenWebhook.store_hash == self.store_hash)))
 
 
 def make_receiver(
@@ -602,7 +601,7 @@ def test_503_when_the_database_cannot_be_written_and_nothing_is_half_recorded(tm
         receiver.post(body=body, headers=receiver.auth_headers(body, webhook_id="msg_outage")).status_code
         == 200
     )
-    assert receiver.dirty() == {("product", 7): 1} and receiver.seen() == {"msg_outage"}
+    assert receiver.dirty() == {("product", 7): 1} and receiver.seen() == {webhook_digest("msg_outage")}
     time.sleep(0.05)
     assert receiver.published == [receiver.store_hash]  # only the recorded change woke a flush
 

@@ -5,7 +5,8 @@
   the one it fetched, so a change arriving mid-flush survives the flush.
 - `ledger`: per Ometria record id, the fingerprint Ometria last accepted.
 - `failed_tasks`: what kept failing, with the error, for ops to replay or discard.
-- `seen_webhooks`: Standard Webhooks ids already recorded (replay protection).
+- `seen_webhooks`: Standard Webhooks ids already recorded (replay protection), per store, as the
+  SHA-256 of the whole `webhook-id` (fixed length, so ids of any length never collide).
 - `store_state` and `rate_budget`: per-store lookups cache, pause, sweep watermark and the shared
   BigCommerce request budget.
 Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zone traps.
@@ -13,6 +14,7 @@ Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zo
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -100,9 +102,11 @@ class FailedTask(Base):
 
 
 class SeenWebhook(Base):
+    """A callback's webhook id already recorded for a store: `digest` is `webhook_digest(webhook-id)`."""
+
     __tablename__ = "seen_webhooks"
-    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    store_hash: Mapped[str] = mapped_column(String(64))
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[float] = mapped_column(Float, index=True)
 
 
@@ -236,8 +240,8 @@ DIRTY_UPSERT = text(
     " DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0"
 )
 WEBHOOK_INSERT = text(
-    "INSERT INTO seen_webhooks (webhook_id, store_hash, received_at) VALUES (:webhook_id, :store_hash, :now)"
-    " ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id"
+    "INSERT INTO seen_webhooks (store_hash, digest, received_at) VALUES (:store_hash, :digest, :now)"
+    " ON CONFLICT (store_hash, digest) DO NOTHING RETURNING digest"
 )
 
 
@@ -541,10 +545,15 @@ def forget_records(session: Session, store_hash: str, record_ids: Sequence[str])
 # --- webhook ids ---------------------------------------------------------------------------
 
 
+def webhook_digest(webhook_id: str) -> str:
+    """The key of a webhook id: SHA-256 (64 hex digits) of the whole id, whatever its length."""
+    return hashlib.sha256(webhook_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: float | None = None) -> bool:
-    """True the first time a webhook id is seen, False for a replay (within the retention)."""
+    """True the first time a store sees a webhook id, False for a replay (within the retention)."""
     now = time.time() if now is None else now
-    params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
+    params = {"store_hash": store_hash, "digest": webhook_digest(webhook_id), "now": now}
     return session.connection().execute(WEBHOOK_INSERT, params).first() is not None
 
 
