@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from workers.cli.render import console
 from workers.domain.errors import SyncError, redact
+from workers.domain.text import clean
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
 
@@ -71,15 +72,19 @@ class Env:
 
 
 def fail(message: str) -> NoReturn:
-    raise click.ClickException(message)
+    raise click.ClickException(clean(message))
 
 
 class BcsyncGroup(click.Group):
-    """Turns the expected failures into one-line errors (exit 1), redacting configured secrets."""
+    """Turns the expected failures into one-line errors (exit 1), redacting configured secrets; every
+    error message is cleaned of escape sequences and control characters (they may quote upstream text)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = clean(exc.message)
+            raise
         except (ConfigError, SyncError, ValueError) as exc:
             raise click.ClickException(_redact(ctx, str(exc))) from None
         except SQLAlchemyError as exc:
@@ -91,7 +96,7 @@ class BcsyncGroup(click.Group):
 def _redact(ctx: click.Context, text: str) -> str:
     env = ctx.find_object(Env)
     secrets = env._settings.secrets if env and env._settings else []
-    return redact(text, secrets)
+    return redact(clean(text), secrets)
 
 
 class TimeParam(click.ParamType):

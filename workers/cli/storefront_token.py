@@ -7,6 +7,7 @@ import time
 import click
 
 from workers.cli.base import STORE_OPTION, TIME, Env, bigcommerce_client, cli, fail, pass_env
+from workers.cli.render import echo
 from workers.store import failures
 
 
@@ -45,4 +46,4 @@ def storefront_token_create(
         channel_id, int(expires_at), list(origins)
     )
     env.err.print(f"storefront token for channel {channel_id}, expires {failures.iso(expires_at)}:")
-    click.echo(token)
+    echo(token)
