@@ -6,7 +6,7 @@ import time
 
 import click
 
-from workers.cli.base import STORE_OPTION, TIME, Env, bigcommerce_client, cli, fail, pass_env
+from workers.cli.base import STORE_OPTION, TIME, Env, IdParam, bigcommerce_client, cli, fail, pass_env
 from workers.cli.render import echo
 from workers.store import failures
 
@@ -18,7 +18,7 @@ def storefront_token() -> None:
 
 @storefront_token.command("create")
 @click.option(
-    "--channel-id", type=click.IntRange(min=1), required=True, help="Channel id (1: the default storefront)."
+    "--channel-id", type=IdParam("channel id"), required=True, help="Channel id (1: the default storefront)."
 )
 @click.option("--expires-at", type=TIME, required=True, help="Expiry: unix seconds or ISO 8601.")
 @click.option(
