@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_cli
-from tests.test_cli import Env
+from tests.integration import test_cli
+from tests.integration.test_cli import Env
 
 env = test_cli.env  # the fixture: the sandbox store, a temp database, no secret in any output
 

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests import test_cli
-from tests.test_cli import Env
+from tests.integration import test_cli
+from tests.integration.test_cli import Env
 from workers.domain.errors import body_excerpt
 
 HOSTILE = (

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from tests.receiver import Receiver, make_receiver, sign, store_config
 from tests.services import fresh_pg_database
-from tests.test_webhooks import Receiver, make_receiver, sign, store_config
 from workers.store.intake import Callback, record_callbacks
 from workers.store.migrate import alembic_config, upgrade
 from workers.store.storage import PRODUCT, Dirty, get_engine, session_scope, webhook_digest
