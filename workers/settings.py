@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 VAR_DIR = Path(os.environ.get("BCSYNC_VAR_DIR", "var"))
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-"""The project directory: the folder holding `workers/` (the repository, or /app in the image)."""
+"""The project directory: the folder holding `workers/` — the repository with an editable install
+(`make install`); for an installed package (the Docker image) its site-packages, where no .env
+is expected: there the configuration comes from the environment, or from BCSYNC_ENV_FILE."""
 
 # The hosts a real store's API URLs are expected to name (https); anything else is warned about.
 OFFICIAL_HOSTS = {"BIGCOMMERCE_API_URL": "api.bigcommerce.com", "OMETRIA_API_URL": "api.ometria.com"}
