@@ -6,6 +6,7 @@ status's pause reason)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -117,3 +118,14 @@ def test_response_excerpts_lose_escapes_but_keep_their_words() -> None:
     excerpt = body_excerpt(HOSTILE, secrets=["s3cret"])
     assert _controls(excerpt) == []
     assert excerpt.startswith("refused clear-me link text then red and more end")
+
+
+def test_log_lines_quoting_upstream_text_lose_escapes(caplog: pytest.LogCaptureFixture) -> None:
+    from workers.ops.redact import install_log_redaction
+
+    install_log_redaction(["s3cret-token"])
+    with caplog.at_level(logging.WARNING, logger="workers.test_upstream_text"):
+        logging.getLogger("workers.test_upstream_text").warning("Ometria said %s (key s3cret-token)", HOSTILE)
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "workers.test_upstream_text"]
+    assert "clear-me" in message and "s3cret-token" not in message
+    assert _controls(message) == [], message
