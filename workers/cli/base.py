@@ -7,7 +7,7 @@ import logging
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -20,6 +20,10 @@ from workers.domain.ids import is_id, parse_id
 from workers.domain.text import clean
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
+
+if TYPE_CHECKING:  # imported where used: `bcsync --help` loads no client or use case
+    from workers.clients.bigcommerce import BigCommerceClient
+    from workers.sync.flush import Syncer
 
 
 @dataclass
@@ -66,7 +70,7 @@ class Env:
             fail(f"several stores are configured ({names}): pass --store HASH")
         return stores[0]
 
-    def syncer(self, store: StoreConfig):  # type: ignore[no-untyped-def]
+    def syncer(self, store: StoreConfig) -> Syncer:
         from workers.sync.flush import Syncer
 
         self.db()
@@ -170,7 +174,7 @@ def cli(ctx: click.Context) -> None:
 pass_env = click.make_pass_decorator(Env)
 
 
-def bigcommerce_client(store: StoreConfig):  # type: ignore[no-untyped-def]
+def bigcommerce_client(store: StoreConfig) -> BigCommerceClient:
     from workers.clients.bigcommerce import BigCommerceClient
 
     return BigCommerceClient(store)
