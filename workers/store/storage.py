@@ -137,6 +137,29 @@ class StoreState(Base):
     seen_errors: Mapped[list[str] | None] = mapped_column(
         JSON, nullable=True
     )  # Ometria _errors already filed
+    # who paused the store: "operator" (until resumed) or NULL/"configuration" (the flush, lifts at
+    # paused_until); see workers.store.pauses
+    pause_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    paused_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Event(Base):
+    """The event log (workers.store.events): one row per event and entity id; store-wide events
+    (pause, resume) have no entity. Kept EVENTS_RETENTION_DAYS."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    store_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    entity_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ref: Mapped[str | None] = mapped_column(String(128), nullable=True)  # webhook / batch / request / task id
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_events_entity", "store_hash", "entity", "entity_id", "at"),)
 
 
 class RateBudget(Base):
@@ -529,6 +552,27 @@ def products_in_categories(session: Session, store_hash: str, category_ids: Iter
         query = select(Ledger.product_id).where(Ledger.store_hash == store_hash, or_(*matches)).distinct()
         found.update(int(p) for p in session.scalars(query))
     return found
+
+
+def force_repush(
+    session: Session, store_hash: str, product_ids: Sequence[int] | None, fingerprint: str
+) -> int:
+    """Set the ledger fingerprint of these products' records (all the store's with None) to one no
+    record has, so the next flush pushes every one of them whole. Returns the rows changed."""
+    q = update(Ledger).where(Ledger.store_hash == store_hash)
+    if product_ids is None:
+        return int(session.execute(q.values(fingerprint=fingerprint)).rowcount or 0)
+    ids, n = sorted({int(i) for i in product_ids}), 0
+    for start in range(0, len(ids), 500):
+        chunk = q.where(Ledger.product_id.in_(ids[start : start + 500]))
+        n += int(session.execute(chunk.values(fingerprint=fingerprint)).rowcount or 0)
+    return n
+
+
+def active_products(session: Session, store_hash: str) -> set[int]:
+    """Products with a record Ometria holds as active (per the ledger)."""
+    q = select(Ledger.product_id).where(Ledger.store_hash == store_hash, Ledger.is_active.is_(True))
+    return {int(p) for p in session.scalars(q.distinct())}
 
 
 def forget_records(session: Session, store_hash: str, record_ids: Sequence[str]) -> None:
