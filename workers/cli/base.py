@@ -17,6 +17,7 @@ from workers.cli.render import console
 from workers.domain.errors import SyncError, redact
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
+from workers.store.storage import sqlite_path
 
 
 @dataclass
@@ -40,7 +41,16 @@ class Env:
         return self._settings
 
     def db(self) -> str:
+        """The database URL, migrated. A SQLite file DATABASE_URL names that does not exist is an
+        error (nothing is created: `bcsync db upgrade` creates it); the embedded default under
+        BCSYNC_VAR_DIR is created on first use."""
         url = self.settings.database_url
+        path = sqlite_path(url)
+        if self.settings.database_url_named and path is not None and not path.is_file():
+            fail(
+                f"no database at {path} (DATABASE_URL): check the path, or run `bcsync db upgrade` "
+                "to create it there"
+            )
         if url not in self._migrated:
             from workers.store.migrate import upgrade
 

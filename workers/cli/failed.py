@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from workers.cli.base import ASYNC_OPTION, JSON_OPTION, STORE_OPTION, TIME, Env, cli, fail, pass_env
+from workers.cli.base import (
+    ASYNC_OPTION,
+    JSON_OPTION,
+    STORE_OPTION,
+    TIME,
+    Env,
+    cli,
+    fail,
+    pass_env,
+    redact_env,
+)
 from workers.cli.flushing import flush_here, wake
 from workers.cli.render import print_json, short
 from workers.store import failures
@@ -110,6 +121,7 @@ def failed_replay(
     db = env.db()
     if ids:
         _check_known(env, db, ids, "replay")
+    started = time.time()
     entries = failures.replay(db, None if replay_all else list(ids), since=since)
     if not entries:
         env.out.print("nothing to replay")
@@ -134,9 +146,31 @@ def failed_replay(
         else:
             pids = [i for e in entries if e.store_hash == sh and e.entity == PRODUCT for i in e.entity_ids]
             cats = sum(len(e.entity_ids) for e in entries if e.store_hash == sh and e.entity == CATEGORY)
-            ok &= flush_here(env, store, pids, cats)
+            ok &= flush_here(env, store, pids, cats, quiet=True)
+    if not run_async:
+        ok &= _report_outcomes(env, db, entries, started)
     if not ok:
         sys.exit(1)
+
+
+def _report_outcomes(env: Env, db: str, entries: list, started: float) -> bool:  # type: ignore[type-arg]
+    """One line per replayed entry: what its replay did. False when one still fails."""
+    ok = True
+    for entry_id, outcome in failures.replay_outcomes(db, entries, started).items():
+        if outcome["status"] == "still failing":
+            ok = False
+            env.out.print(
+                f"[red]#{entry_id} still failing (attempt {outcome['attempts']}): "
+                f"{escape(redact_env(env, short(outcome['error'], 300)))}[/red]"
+            )
+        elif outcome["status"] == "waiting":
+            env.out.print(
+                f"#{entry_id}: {outcome['records']} record(s) pushed so far, {outcome['dirty']} "
+                "row(s) still waiting for the worker"
+            )
+        else:
+            env.out.print(f"[green]#{entry_id} replayed: pushed {outcome['records']} record(s)[/green]")
+    return ok
 
 
 def _check_known(env: Env, db: str, ids: Iterable[int], verb: str) -> None:

@@ -53,16 +53,31 @@ def verify(
         fail("--product needs at least one product id")
     if verify_all and product_ids:
         fail("give product ids or --all, not both")
+    from workers.sync.resync import split_known
+
     store = env.store(store_hash)
     syncer = env.syncer(store)
+    unknown: list[int] = []
+    if product_ids:
+        present, gone, unknown = split_known(syncer, product_ids)
+        for i in unknown:
+            env.err.print(
+                f"[red]product {i} not found: store {escape(store.store_hash)} does not have it and "
+                "nothing of it was ever pushed to Ometria[/red]"
+            )
+        product_ids = [i for i in product_ids if i not in set(unknown)]
+        if not product_ids:
+            sys.exit(1)
     report = verifier.verify(syncer, product_ids)
     if as_json and not fix:
         print_json(env, _drift_json(report))
-        sys.exit(1 if report.drift else 0)
+        sys.exit(1 if report.drift or unknown else 0)
     _print_drift(env, report, limit)
     if not report.drift:
         if as_json:
             print_json(env, _drift_json(report))
+        if unknown:
+            sys.exit(1)
         return
     if not fix:
         env.out.print("run with --fix to re-push the drifting records")
@@ -78,6 +93,8 @@ def verify(
         _print_drift(env, after, limit)
         sys.exit(1)
     env.out.print(f"[green]repaired: {len(report.drift)} record(s) now match the store[/green]")
+    if unknown:
+        sys.exit(1)
 
 
 def _drift_json(report) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -87,6 +104,7 @@ def _drift_json(report) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         "records": report.records,
         "ometria_records": report.ometria_records,
         "counts": report.counts(),
+        "pending": report.pending,
         "drift": [
             {
                 "record_id": d.record_id,
@@ -105,6 +123,12 @@ def _print_drift(env: Env, report, limit: int) -> None:  # type: ignore[no-untyp
         f"store {escape(report.store)}: {report.products} product(s), "
         f"{report.records} record(s) checked against {report.ometria_records} in Ometria"
     )
+    if report.pending:
+        env.out.print(
+            f"pending, not drift: {len(report.pending)} product(s) have changes still waiting to be "
+            f"flushed ({report.pending_records} record(s) differ meanwhile): "
+            + short(", ".join(map(str, report.pending)), 200)
+        )
     if not report.drift:
         env.out.print(f"[green]{summary}: no drift[/green]")
         return

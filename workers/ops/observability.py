@@ -48,6 +48,31 @@ def configure_logging(component: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
 
 
+class RoutineAtDebug(logging.Filter):
+    """Celery logs "Task … received" and "Task … succeeded in …" at INFO for every task: a wake-up
+    each second (a paused store, a live sandbox) buries what matters. Those two lines go at DEBUG
+    (shown with LOG_LEVEL=DEBUG); failures, retries and our own lines keep their level."""
+
+    ROUTINE = ("Task %(name)s[%(id)s] received", "Task %(name)s[%(id)s] succeeded in")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(self.ROUTINE):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+ROUTINE_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+
+
+def demote_routine_logs() -> None:
+    """Install RoutineAtDebug on celery's task loggers (idempotent)."""
+    for name in ROUTINE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RoutineAtDebug) for f in logger.filters):
+            logger.addFilter(RoutineAtDebug())
+
+
 def init_sentry(settings: Settings, component: str) -> None:
     import sentry_sdk
 
@@ -66,6 +91,7 @@ def init_sentry(settings: Settings, component: str) -> None:
 
 def init_observability(settings: Settings, component: str) -> None:
     configure_logging(component, settings.log_level)
+    demote_routine_logs()
     install_log_redaction(secrets_to_hide(settings))
     if settings.sentry_dsn:
         init_sentry(settings, component)

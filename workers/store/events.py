@@ -94,6 +94,16 @@ def events_for(
     return rows
 
 
+def recent(session: Session, store_hash: str, since: float | None = None, limit: int = 200) -> list[Event]:
+    """The store's latest events, oldest first."""
+    q = select(Event).where(Event.store_hash == store_hash)
+    if since is not None:
+        q = q.where(Event.at >= since)
+    rows = list(session.scalars(q.order_by(Event.at.desc(), Event.id.desc()).limit(limit)))
+    rows.reverse()
+    return rows
+
+
 def ever_mentioned(session: Session, store_hash: str, entity: str, entity_id: int) -> bool:
     """Whether the log holds any event of this entity (within the retention)."""
     q = select(Event.id).where(

@@ -1,6 +1,7 @@
 """Recording acknowledged callbacks: the receiver's hot path, one transaction per group of callbacks.
 
-For each callback: remember its webhook id (replay protection), then mark its ids dirty; a callback
+For each callback: remember its webhook id (replay protection), mark its ids dirty and log it in
+the event log (scope, store, ids, webhook id, time: one `events` row per id, no secret); a callback
 whose webhook id was seen before — in the database, or earlier in the same group — writes nothing.
 On PostgreSQL the whole group is one statement in autocommit on a connection the caller keeps: one
 round trip, one commit, whatever the group's size (in a busy web process every round trip also
@@ -24,7 +25,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from workers.store.storage import DIRTY_UPSERT, WEBHOOK_INSERT, get_engine, postgres_url
+from workers.store.storage import DIRTY_UPSERT, EVENT_INSERT, WEBHOOK_INSERT, get_engine, postgres_url
 
 STATEMENT_TIMEOUT_MS = 8000  # under consumer.webhooks.group_commit's wait: a stuck statement fails, not hangs
 
@@ -37,6 +38,7 @@ class Callback:
     entity: str
     ids: tuple[int, ...]
     webhook_id: str | None = None
+    scope: str = ""  # for the event log: store/product/updated, …
 
     @property
     def key(self) -> str | None:
@@ -82,9 +84,11 @@ class Recorder:
                     params = {"webhook_id": cb.key, "store_hash": cb.store_hash, "now": now}
                     if conn.execute(WEBHOOK_INSERT, params).first() is None:
                         seen.add(cb.key)
-            rows = _dirty_rows([cb for cb in callbacks if cb.key not in seen], now)
+            recorded = [cb for cb in callbacks if cb.key not in seen]
+            rows = _dirty_rows(recorded, now)
             if rows:
                 conn.execute(DIRTY_UPSERT, rows)
+                conn.execute(EVENT_INSERT, _event_rows(recorded, now))
         return seen
 
     def _write_postgres(self, callbacks: Sequence[Callback], now: float) -> set[str]:
@@ -138,12 +142,30 @@ def _dirty_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any
     ]
 
 
+def _event_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "store_hash": cb.store_hash,
+            "at": now,
+            "kind": "callback",
+            "entity": cb.entity,
+            "entity_id": int(i),
+            "ref": cb.key,
+            "detail": json.dumps({"scope": cb.scope}, separators=(",", ":")),
+        }
+        for cb in callbacks
+        for i in dict.fromkeys(cb.ids)
+    ]
+
+
 # The group travels as one JSON parameter (one row per callback and id: webhook id, store, entity,
-# id — cheaper to send than arrays). The webhook ids go in first; only rows of callbacks whose id was
-# new (or that carry none) are upserted, each key once and in key order (one statement never touches
-# a row twice; concurrent groups lock rows in the same order). Answers the webhook ids seen before.
+# id, scope — cheaper to send than arrays). The webhook ids go in first; only rows of callbacks whose id
+# was new (or that carry none) are upserted, each key once and in key order (one statement never touches
+# a row twice; concurrent groups lock rows in the same order), and logged in `events` (one row per
+# callback and id). Answers the webhook ids seen before.
 RECORD_POSTGRES = (
-    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json) AS t(w text, s text, e text, i bigint)),"
+    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json)"
+    "   AS t(w text, s text, e text, i bigint, c text)),"
     " fresh AS (INSERT INTO seen_webhooks (webhook_id, store_hash, received_at)"
     "   SELECT DISTINCT w, s, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
     "   ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id),"
@@ -153,13 +175,18 @@ RECORD_POSTGRES = (
     "   WHERE w IS NULL OR w IN (SELECT webhook_id FROM fresh)"
     "   ORDER BY s, e, i"
     "   ON CONFLICT (store_hash, entity, entity_id)"
-    "   DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0)"
+    "   DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0),"
+    " logged AS (INSERT INTO events (store_hash, at, kind, entity, entity_id, ref, detail)"
+    "   SELECT s, %(now)s::float8, 'callback', e, i, w, json_build_object('scope', c) FROM cb"
+    "   WHERE w IS NULL OR w IN (SELECT webhook_id FROM fresh))"
     " SELECT DISTINCT w FROM cb WHERE w IS NOT NULL AND w NOT IN (SELECT webhook_id FROM fresh)"
 )
 
 
 def _postgres_params(callbacks: Sequence[Callback], now: float) -> dict[str, Any]:
     rows = [
-        {"w": cb.key, "s": cb.store_hash, "e": cb.entity, "i": int(i)} for cb in callbacks for i in cb.ids
+        {"w": cb.key, "s": cb.store_hash, "e": cb.entity, "i": int(i), "c": cb.scope}
+        for cb in callbacks
+        for i in dict.fromkeys(cb.ids)
     ]
     return {"group": json.dumps(rows, separators=(",", ":")), "now": now}

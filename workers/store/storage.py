@@ -33,6 +33,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     or_,
     select,
     text,
@@ -191,12 +192,27 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file: only `bcsync db upgrade` and the processes
+    bringing a fresh database to the latest migration do (workers.store.migrate.upgrade)."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    """The engine of a database URL. Creates no folder (SQLite itself creates a missing file in an
+    existing folder on first connect: callers that must not, check `sqlite_path` first)."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -257,6 +273,10 @@ DIRTY_UPSERT = text(
     " attempts) VALUES (:store_hash, :entity, :entity_id, 1, :reason, :now, :now, 0, 0)"
     " ON CONFLICT (store_hash, entity, entity_id)"
     " DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0"
+)
+EVENT_INSERT = text(
+    "INSERT INTO events (store_hash, at, kind, entity, entity_id, ref, detail)"
+    " VALUES (:store_hash, :at, :kind, :entity, :entity_id, :ref, :detail)"
 )
 WEBHOOK_INSERT = text(
     "INSERT INTO seen_webhooks (webhook_id, store_hash, received_at) VALUES (:webhook_id, :store_hash, :now)"
@@ -454,6 +474,19 @@ def schedule_flush(session: Session, store_hash: str, due: float, now: float | N
         return False
     state.flush_due_at = due
     return True
+
+
+def dirty_products(session: Session, store_hash: str, product_ids: Sequence[int]) -> set[int]:
+    """Those of `product_ids` that have a dirty row (a change still waiting to be flushed)."""
+    ids, found = sorted({int(i) for i in product_ids}), set()
+    for start in range(0, len(ids), 500):
+        q = select(Dirty.entity_id).where(
+            Dirty.store_hash == store_hash,
+            Dirty.entity == PRODUCT,
+            Dirty.entity_id.in_(ids[start : start + 500]),
+        )
+        found.update(int(i) for i in session.scalars(q))
+    return found
 
 
 def dirty_counts(session: Session) -> dict[tuple[str, str], int]:
@@ -662,6 +695,23 @@ def create_budget_row(session: Session, store_hash: str, api: str, quota: int) -
 # --- failed tasks --------------------------------------------------------------------------
 
 
+def insert_events(
+    session: Session,
+    store_hash: str,
+    kind: str,
+    entity: str | None,
+    ids: Sequence[int],
+    ref: str | None,
+    detail: Mapping[str, Any] | None,
+    now: float | None = None,
+) -> None:
+    """Event-log rows (see workers.store.events): one per id, or one store-wide row without ids."""
+    now = time.time() if now is None else now
+    base = {"store_hash": store_hash, "at": now, "kind": kind, "ref": ref, "detail": dict(detail or {})}
+    rows = [{**base, "entity": entity, "entity_id": int(i)} for i in dict.fromkeys(ids)]
+    session.execute(insert(Event), rows or [{**base, "entity": None, "entity_id": None}])
+
+
 def record_failure(
     session: Session,
     *,
@@ -676,38 +726,44 @@ def record_failure(
     record_id: str | None = None,
     now: float | None = None,
 ) -> FailedTask:
-    """Add to the failed list, or bump the open entry for the same task + ids + record."""
+    """File a failure: one entry per store + task + entity + ids. A new failure of the same work
+    updates its entry (attempts, last error, last time, the record that failed) and reopens it if it
+    was replayed or discarded, instead of adding another. Also logs a `failure` event per id."""
     now = time.time() if now is None else now
     ids = sorted(int(i) for i in entity_ids)
-    open_entries = session.scalars(
-        select(FailedTask).where(
-            FailedTask.store_hash == store_hash,
-            FailedTask.task == task,
-            FailedTask.status == "failed",
-            FailedTask.entity == entity,
-            FailedTask.record_id.is_(None) if record_id is None else FailedTask.record_id == record_id,
+    candidates = session.scalars(
+        select(FailedTask)
+        .where(FailedTask.store_hash == store_hash, FailedTask.task == task, FailedTask.entity == entity)
+        .order_by(FailedTask.status != "failed", FailedTask.id.desc())
+        .limit(5000)
+    )
+    entry = next((e for e in candidates if sorted(e.entity_ids or []) == ids), None)
+    if entry is not None:
+        entry.attempts += attempts
+        entry.last_failed_at = now
+        entry.error, entry.traceback, entry.kind = error, traceback, kind
+        entry.status = "failed"
+        if record_id is not None:
+            entry.record_id = record_id
+    else:
+        entry = FailedTask(
+            store_hash=store_hash,
+            task=task,
+            entity=entity,
+            entity_ids=ids,
+            record_id=record_id,
+            kind=kind,
+            error=error,
+            traceback=traceback,
+            attempts=attempts,
+            first_failed_at=now,
+            last_failed_at=now,
+            status="failed",
         )
-    )
-    for entry in open_entries:
-        if sorted(entry.entity_ids) == ids:
-            entry.attempts += attempts
-            entry.last_failed_at = now
-            entry.error, entry.traceback, entry.kind = error, traceback, kind
-            return entry
-    entry = FailedTask(
-        store_hash=store_hash,
-        task=task,
-        entity=entity,
-        entity_ids=ids,
-        record_id=record_id,
-        kind=kind,
-        error=error,
-        traceback=traceback,
-        attempts=attempts,
-        first_failed_at=now,
-        last_failed_at=now,
-        status="failed",
-    )
-    session.add(entry)
+        session.add(entry)
     session.flush()
+    detail = {"task": task, "kind": kind, "error": error[:1000], "attempts": entry.attempts}
+    if record_id:
+        detail["record"] = record_id
+    insert_events(session, store_hash, "failure", entity, ids, str(entry.id), detail, now)
     return entry

@@ -1,6 +1,8 @@
 """A product's timeline from the event log (`bcsync events --product ID`, the admin page's events).
 
     events_for_product(settings, store_hash, product_id, since=None, limit=1000) -> list[TimelineEvent]
+    recent_events(settings, store_hash, since=None, limit=200) -> list[TimelineEvent]
+    known_product(settings, store_hash, product_id) -> bool
 
 Oldest first: each accepted callback for the product (scope, webhook id), each flush batch that
 fetched it (batch id, the BigCommerce call, its records changed / unchanged, or gone), each Ometria
@@ -114,18 +116,28 @@ def events_for_product(
     require_store(settings, store_hash)
     with session_scope(settings.database_url) as s:
         rows = event_log.events_for(s, store_hash, PRODUCT, int(product_id), since=since, limit=limit)
-        return [
-            TimelineEvent(
-                id=r.id,
-                at=r.at,
-                kind=r.kind,
-                store=r.store_hash,
-                product_id=r.entity_id,
-                ref=r.ref,
-                detail=dict(r.detail or {}),
-            )
-            for r in rows
-        ]
+        return [_view(r) for r in rows]
+
+
+def recent_events(
+    settings: Settings, store_hash: str, since: float | None = None, limit: int = 200
+) -> list[TimelineEvent]:
+    """The store's latest events (every product), oldest first."""
+    require_store(settings, store_hash)
+    with session_scope(settings.database_url) as s:
+        return [_view(r) for r in event_log.recent(s, store_hash, since=since, limit=limit)]
+
+
+def _view(r: Any) -> TimelineEvent:
+    return TimelineEvent(
+        id=r.id,
+        at=r.at,
+        kind=r.kind,
+        store=r.store_hash,
+        product_id=r.entity_id,
+        ref=r.ref,
+        detail=dict(r.detail or {}),
+    )
 
 
 def known_product(settings: Settings, store_hash: str, product_id: int) -> bool:

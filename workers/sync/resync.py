@@ -128,7 +128,7 @@ def _record_change(record: dict[str, Any], pid: int, old: dict[str, Any] | None)
 # --- which ids exist ---------------------------------------------------------------------------
 
 
-def _split(syncer: Syncer, product_ids: Iterable[int]) -> tuple[list[int], list[int], list[int]]:
+def split_known(syncer: Syncer, product_ids: Iterable[int]) -> tuple[list[int], list[int], list[int]]:
     """(in the store, gone but pushed before, never known) — one light BigCommerce call per 250."""
     ids = sorted({int(i) for i in product_ids})
     present = syncer.bc.existing_product_ids(ids) if ids else set()
@@ -202,7 +202,7 @@ def _force(syncer: Syncer, repair: Repair, mode: str) -> Repair:
 def repair_products(syncer: Syncer, product_ids: Sequence[int]) -> Repair:
     """Mark these products for a whole re-push (see the module's docstring); the caller flushes
     (workers.cli.flushing.flush_here, or a wake-up). Ids never known are left alone in `not_found`."""
-    present, gone, unknown = _split(syncer, product_ids)
+    present, gone, unknown = split_known(syncer, product_ids)
     repair = Repair(syncer.store.store_hash, products=present, gone=gone, not_found=unknown)
     return _force(syncer, repair, "repair")
 
@@ -210,7 +210,7 @@ def repair_products(syncer: Syncer, product_ids: Sequence[int]) -> Repair:
 def repair_categories(syncer: Syncer, category_ids: Sequence[int]) -> Repair:
     """repair_products for every product of these categories (and their descendants)."""
     members, unknown = category_members(syncer, category_ids)
-    present, gone, _never = _split(syncer, members)
+    present, gone, _never = split_known(syncer, members)
     repair = Repair(syncer.store.store_hash, products=present, gone=gone, categories_not_found=unknown)
     return _force(syncer, repair, "category repair")
 
@@ -250,7 +250,7 @@ def _planned_whole(syncer: Syncer, products: Sequence[dict], gone: Sequence[int]
 
 def preview_products(syncer: Syncer, product_ids: Sequence[int], limit: int = 500) -> Preview:
     """What `resync product ID… ` would push, field by field, old → new; pushes nothing."""
-    present, gone, unknown = _split(syncer, product_ids)
+    present, gone, unknown = split_known(syncer, product_ids)
     products = [
         p
         for i in range(0, len(present), FETCH_BATCH)

@@ -44,6 +44,10 @@ class VerifyReport:
     records: int = 0  # records the mapping gives for them
     ometria_records: int = 0  # Ometria records considered
     drift: list[Drift] = field(default_factory=list)
+    # products with changes still waiting to be flushed (dirty rows): their differences are pending
+    # work, not drift, and are not in `drift`
+    pending: list[int] = field(default_factory=list)
+    pending_records: int = 0
 
     @property
     def drifting_products(self) -> list[int]:
@@ -131,6 +135,13 @@ def verify(
             for rid, item in sorted(held[pid].items())
             if item.get("is_active")
         ]
+    if report.drift:
+        with session_scope(syncer.db) as s:
+            dirty = storage.dirty_products(s, report.store, report.drifting_products)
+        if dirty:
+            report.pending = sorted(dirty)
+            report.pending_records = sum(1 for d in report.drift if d.product_id in dirty)
+            report.drift = [d for d in report.drift if d.product_id not in dirty]
     return report
 
 
