@@ -28,7 +28,7 @@ def _quiet_the_warning_about_an_explicit_setting(**_: object) -> None:
     )
     from workers.ops.observability import demote_routine_logs
 
-    demote_routine_logs()  # "Task … received/succeeded" at DEBUG, in the main process too
+    demote_routine_logs()  # a flush that did nothing: "Task … succeeded" at DEBUG
 
 
 def make_celery(settings: Settings) -> Celery:
