@@ -1,7 +1,7 @@
 """`bcsync resync product|category ID… [--dry-run] [--async]`, `bcsync resync all [--dry-run] [--force]`.
 
 `resync product|category` is support's repair: the records are pushed whole whatever the ledger
-says, then their fingerprints recorded (workers.sync.resync); an id the store does not have is
+says, then their fingerprints recorded (workers.sync.repair); an id the store does not have is
 pushed as gone if we ever pushed it, and reported not found (exit 1) if we never did. `resync all`
 pushes only what differs from the ledger; `--force` everything. `--dry-run` shows each record's
 fields old (Ometria's copy) → new and pushes nothing."""
@@ -41,7 +41,7 @@ def _not_found_lines(env: Env, ids: Sequence[int], what: str, store_hash: str) -
 def _resync_ids(
     env: Env, entity: str, ids: Sequence[int], store_hash: str | None, run_async: bool, dry_run: bool
 ) -> None:
-    from workers.sync import resync as repair
+    from workers.sync import repair
 
     store = env.store(store_hash)
     syncer = env.syncer(store)
@@ -113,7 +113,7 @@ def resync_category(
 @pass_env
 def resync_all(env: Env, dry_run: bool, force: bool, store_hash: str | None, run_async: bool) -> None:
     """Walk the whole catalogue and push what differs from the ledger (everything with --force)."""
-    from workers.sync import resync as repair
+    from workers.sync import repair
 
     stores = env.stores(store_hash)
     env.db()

@@ -53,7 +53,7 @@ def verify(
         fail("--product needs at least one product id")
     if verify_all and product_ids:
         fail("give product ids or --all, not both")
-    from workers.sync.resync import split_known
+    from workers.sync.repair import split_known
 
     store = env.store(store_hash)
     syncer = env.syncer(store)

@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select, text
 from sqlalchemy.orm import Session
 
-from workers.store.storage import Event
+from workers.store.models import Event
 
 CALLBACK = "callback"
 FLUSH = "flush"
@@ -33,6 +33,26 @@ RESUME = "resume"
 KINDS = (CALLBACK, FLUSH, PUSH, FAILURE, REPLAY, RESYNC, PAUSE, RESUME)
 
 REF_CHARS = 128
+
+# The receiver's SQLite path (workers.store.intake): plain SQL, compiled once and cached.
+EVENT_INSERT = text(
+    "INSERT INTO events (store_hash, at, kind, entity, entity_id, ref, detail)"
+    " VALUES (:store_hash, :at, :kind, :entity, :entity_id, :ref, :detail)"
+)
+
+
+def insert_events(
+    session: Session,
+    store_hash: str,
+    kind: str,
+    entity: str | None,
+    ids: Sequence[int],
+    ref: str | None,
+    detail: Mapping[str, Any] | None,
+    now: float | None = None,
+) -> None:
+    """Event rows: one per id, or one store-wide row without ids."""
+    log_event(session, store_hash, kind, entity=entity, ids=ids, ref=ref, detail=detail, now=now)
 
 
 def log_event(

@@ -13,10 +13,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, select, update
+from sqlalchemy.orm import Session
 
-from workers.store import storage
-from workers.store.storage import Dirty, FailedTask, Ledger, RateBudget, StoreState, session_scope
+from workers.store.dirty import mark_dirty
+from workers.store.engine import session_scope
+from workers.store.events import insert_events
+from workers.store.ledger import force_repush, forget_records
+from workers.store.models import PRODUCT, Dirty, FailedTask, Ledger, RateBudget, StoreState
+from workers.store.state import store_state
 
 STATUSES = ("failed", "replayed", "discarded")
 REPUSH_FINGERPRINT = "verify-drift"  # as workers.sync.verify.DRIFT_FINGERPRINT: no record has it
@@ -76,6 +81,63 @@ def to_dict(entry: FailedTask, traceback: bool = False) -> dict[str, Any]:
     return out
 
 
+def record_failure(
+    session: Session,
+    *,
+    store_hash: str,
+    task: str,
+    entity: str,
+    entity_ids: Sequence[int],
+    kind: str,
+    error: str,
+    traceback: str = "",
+    attempts: int = 1,
+    record_id: str | None = None,
+    now: float | None = None,
+) -> FailedTask:
+    """File a failure: one entry per store + task + entity + ids. A new failure of the same work
+    updates its entry (attempts, last error, last time, the record that failed) and reopens it if it
+    was replayed or discarded, instead of adding another. Also logs a `failure` event per id."""
+    now = time.time() if now is None else now
+    ids = sorted(int(i) for i in entity_ids)
+    candidates = session.scalars(
+        select(FailedTask)
+        .where(FailedTask.store_hash == store_hash, FailedTask.task == task, FailedTask.entity == entity)
+        .order_by(FailedTask.status != "failed", FailedTask.id.desc())
+        .limit(5000)
+    )
+    entry = next((e for e in candidates if sorted(e.entity_ids or []) == ids), None)
+    if entry is not None:
+        entry.attempts += attempts
+        entry.last_failed_at = now
+        entry.error, entry.traceback, entry.kind = error, traceback, kind
+        entry.status = "failed"
+        if record_id is not None:
+            entry.record_id = record_id
+    else:
+        entry = FailedTask(
+            store_hash=store_hash,
+            task=task,
+            entity=entity,
+            entity_ids=ids,
+            record_id=record_id,
+            kind=kind,
+            error=error,
+            traceback=traceback,
+            attempts=attempts,
+            first_failed_at=now,
+            last_failed_at=now,
+            status="failed",
+        )
+        session.add(entry)
+    session.flush()
+    detail: dict[str, Any] = {"task": task, "kind": kind, "error": error[:1000], "attempts": entry.attempts}
+    if record_id:
+        detail["record"] = record_id
+    insert_events(session, store_hash, "failure", entity, ids, str(entry.id), detail, now)
+    return entry
+
+
 def list_failed(
     db: str, status: str | None = "failed", since: float | None = None, limit: int = 500
 ) -> list[FailedTask]:
@@ -116,23 +178,24 @@ def replay(db: str, ids: Sequence[int] | None = None, since: float | None = None
         entries = list(s.scalars(q))
         for entry in entries:
             if entry.record_id:
-                storage.forget_records(s, entry.store_hash, [entry.record_id])
-            if entry.entity_ids and entry.entity == storage.PRODUCT:  # pushed whole, whatever the ledger says
-                storage.force_repush(s, entry.store_hash, entry.entity_ids, REPUSH_FINGERPRINT)
+                forget_records(s, entry.store_hash, [entry.record_id])
+            if entry.entity_ids and entry.entity == PRODUCT:  # pushed whole, whatever the ledger says
+                force_repush(s, entry.store_hash, entry.entity_ids, REPUSH_FINGERPRINT)
             detail = {"task": entry.task}
-            storage.insert_events(
+            insert_events(
                 s, entry.store_hash, "replay", entry.entity, entry.entity_ids, str(entry.id), detail
             )
             if entry.entity_ids:
-                storage.mark_dirty(s, entry.store_hash, entry.entity, entry.entity_ids, "replay")
+                mark_dirty(s, entry.store_hash, entry.entity, entry.entity_ids, "replay")
             else:  # a store-wide entry (configuration): lift the pause so its dirty rows flow again
-                state = storage.store_state(s, entry.store_hash)
-                state.paused_until, state.pause_reason = 0.0, None
-                s.execute(
-                    storage.update(storage.Dirty)
-                    .where(storage.Dirty.store_hash == entry.store_hash)
-                    .values(not_before=0.0)
+                state = store_state(s, entry.store_hash)
+                state.paused_until, state.pause_reason, state.pause_kind, state.paused_at = (
+                    0.0,
+                    None,
+                    None,
+                    None,
                 )
+                s.execute(update(Dirty).where(Dirty.store_hash == entry.store_hash).values(not_before=0.0))
             entry.status = "replayed"
         return entries
 
@@ -153,7 +216,7 @@ def replay_outcomes(db: str, entries: Sequence[FailedTask], since: float) -> dic
                 continue
             ids = list(entry.entity_ids or [])
             pushed = 0
-            if ids and entry.entity == storage.PRODUCT:
+            if ids and entry.entity == PRODUCT:
                 pushed = int(
                     s.scalar(
                         select(func.count()).where(

@@ -25,7 +25,10 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from workers.store.storage import DIRTY_UPSERT, EVENT_INSERT, WEBHOOK_INSERT, get_engine, postgres_url
+from workers.store.dirty import DIRTY_UPSERT, VERSION_BUMP
+from workers.store.engine import get_engine, postgres_url
+from workers.store.events import EVENT_INSERT
+from workers.store.state import WEBHOOK_INSERT
 
 STATEMENT_TIMEOUT_MS = 8000  # under consumer.webhooks.group_commit's wait: a stuck statement fails, not hangs
 
@@ -163,8 +166,8 @@ def _event_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any
 # was new (or that carry none) are upserted, each key once and in key order (one statement never touches
 # a row twice; concurrent groups lock rows in the same order), and logged in `events` (one row per
 # callback and id). Answers the webhook ids seen before.
-RECORD_POSTGRES = (
-    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json)"
+RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
+    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json)"  # noqa: S608
     "   AS t(w text, s text, e text, i bigint, c text)),"
     " fresh AS (INSERT INTO seen_webhooks (webhook_id, store_hash, received_at)"
     "   SELECT DISTINCT w, s, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
@@ -175,7 +178,7 @@ RECORD_POSTGRES = (
     "   WHERE w IS NULL OR w IN (SELECT webhook_id FROM fresh)"
     "   ORDER BY s, e, i"
     "   ON CONFLICT (store_hash, entity, entity_id)"
-    "   DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0),"
+    f"   DO UPDATE SET {VERSION_BUMP}),"
     " logged AS (INSERT INTO events (store_hash, at, kind, entity, entity_id, ref, detail)"
     "   SELECT s, %(now)s::float8, 'callback', e, i, w, json_build_object('scope', c) FROM cb"
     "   WHERE w IS NULL OR w IN (SELECT webhook_id FROM fresh))"

@@ -158,7 +158,7 @@ def reconcile_modified() -> dict[str, int]:
 
 @app.task(base=SyncTask, name="workers.tasks.resync_all")
 def resync_all(store_hash: str | None = None, dry_run: bool = False, force: bool = False) -> dict[str, dict]:
-    from workers.sync.resync import force_all, preview_all
+    from workers.sync.repair import force_all, preview_all
 
     out = {}
     for sh in [store_hash] if store_hash else list(get_settings().stores):
