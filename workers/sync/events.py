@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from workers.settings import Settings
 from workers.store import events as event_log
-from workers.store.storage import PRODUCT, Ledger, session_scope
+from workers.store import support
+from workers.store.models import PRODUCT
 from workers.sync.known import require_store
 
 
@@ -114,9 +113,8 @@ def events_for_product(
     """The product's timeline (and the store's pauses/resumes), oldest first, at most `limit`
     (the newest ones when there are more)."""
     require_store(settings, store_hash)
-    with session_scope(settings.database_url) as s:
-        rows = event_log.events_for(s, store_hash, PRODUCT, int(product_id), since=since, limit=limit)
-        return [_view(r) for r in rows]
+    rows = support.timeline(settings.database_url, store_hash, PRODUCT, int(product_id), since, limit)
+    return [_view(r) for r in rows]
 
 
 def recent_events(
@@ -124,27 +122,22 @@ def recent_events(
 ) -> list[TimelineEvent]:
     """The store's latest events (every product), oldest first."""
     require_store(settings, store_hash)
-    with session_scope(settings.database_url) as s:
-        return [_view(r) for r in event_log.recent(s, store_hash, since=since, limit=limit)]
+    return [_view(r) for r in support.recent_events(settings.database_url, store_hash, since, limit)]
 
 
-def _view(r: Any) -> TimelineEvent:
+def _view(r: dict[str, Any]) -> TimelineEvent:
     return TimelineEvent(
-        id=r.id,
-        at=r.at,
-        kind=r.kind,
-        store=r.store_hash,
-        product_id=r.entity_id,
-        ref=r.ref,
-        detail=dict(r.detail or {}),
+        id=r["id"],
+        at=r["at"],
+        kind=r["kind"],
+        store=r["store"],
+        product_id=r["entity_id"],
+        ref=r["ref"],
+        detail=r["detail"],
     )
 
 
 def known_product(settings: Settings, store_hash: str, product_id: int) -> bool:
     """Whether we know of the product at all: an event in the log or a record ever pushed."""
     require_store(settings, store_hash)
-    with session_scope(settings.database_url) as s:
-        if event_log.ever_mentioned(s, store_hash, PRODUCT, product_id):
-            return True
-        q = select(Ledger.record_id).where(Ledger.store_hash == store_hash, Ledger.product_id == product_id)
-        return s.execute(q.limit(1)).first() is not None
+    return support.known_product(settings.database_url, store_hash, int(product_id))

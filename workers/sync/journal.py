@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from workers.store import events as event_log
-from workers.store.engine import session_scope
+from workers.store import support
 from workers.store.models import PRODUCT
 
 log = logging.getLogger("workers.sync.flush")
@@ -22,8 +22,7 @@ def _write(db: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     try:
-        with session_scope(db) as s:
-            event_log.log_events(s, rows)
+        support.write_events(db, rows)
     except Exception:  # the log is for people; the sync goes on without it
         log.warning("could not write %d event(s) to the event log", len(rows), exc_info=True)
 

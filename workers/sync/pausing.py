@@ -20,9 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workers.settings import Settings
-from workers.store import events as event_log
-from workers.store import pauses
-from workers.store.storage import session_scope
+from workers.store import pauses, support
 from workers.sync.known import require_store
 
 
@@ -77,58 +75,50 @@ class PauseStatus:
 def pause_status(settings: Settings, store_hash: str, *, changed: bool = False) -> PauseStatus:
     """The store's pause as it is now; creates nothing."""
     require_store(settings, store_hash)
-    now = time.time()
-    with session_scope(settings.database_url) as s:
-        state = pauses.state_of(s, store_hash)
-        limits = pauses.rate_limits(s, store_hash, now)
-        if state is None or not state.paused_until or state.paused_until <= now:
-            return PauseStatus(store_hash, False, rate_limited=limits, changed=changed)
-        if state.pause_kind == pauses.OPERATOR:
-            return PauseStatus(
-                store_hash,
-                True,
-                kind=pauses.OPERATOR,
-                reason=state.pause_reason,
-                since=state.paused_at,
-                until=None,
-                lifts=f"lifts with `bcsync resume {store_hash}` (or Resume on the admin page)",
-                rate_limited=limits,
-                changed=changed,
-            )
+    state = support.pause_state(settings.database_url, store_hash)
+    limits = state["rate_limited"]
+    if not state["paused_until"] or state["paused_until"] <= time.time():
+        return PauseStatus(store_hash, False, rate_limited=limits, changed=changed)
+    if state["pause_kind"] == pauses.OPERATOR:
         return PauseStatus(
             store_hash,
             True,
-            kind=pauses.CONFIGURATION,
-            reason=state.pause_reason,
-            since=state.paused_at,
-            until=state.paused_until,
-            lifts=(
-                f"lifts by itself at {_iso(state.paused_until)} when the flush tries again (fix the "
-                f"configuration first), or now with `bcsync resume {store_hash}`"
-            ),
+            kind=pauses.OPERATOR,
+            reason=state["pause_reason"],
+            since=state["paused_at"],
+            until=None,
+            lifts=f"lifts with `bcsync resume {store_hash}` (or Resume on the admin page)",
             rate_limited=limits,
             changed=changed,
         )
+    until = state["paused_until"]
+    return PauseStatus(
+        store_hash,
+        True,
+        kind=pauses.CONFIGURATION,
+        reason=state["pause_reason"],
+        since=state["paused_at"],
+        until=until,
+        lifts=(
+            f"lifts by itself at {_iso(until)} when the flush tries again (fix the "
+            f"configuration first), or now with `bcsync resume {store_hash}`"
+        ),
+        rate_limited=limits,
+        changed=changed,
+    )
 
 
 def pause_store(settings: Settings, store_hash: str, reason: str) -> PauseStatus:
-    """Pause the store's flushes until resume_store; a second pause keeps the first one's time and
-    takes the new reason. Returns the status after."""
+    """Pause the store's flushes until resume_store (a second pause takes the new reason and time).
+    Returns the status after."""
     require_store(settings, store_hash)
     reason = " ".join(str(reason or "").split())[:500] or "paused by an operator"
-    with session_scope(settings.database_url) as s:
-        pauses.pause(s, store_hash, reason)
-        event_log.log_event(s, store_hash, event_log.PAUSE, detail={"reason": reason, "by": "operator"})
+    support.pause(settings.database_url, store_hash, reason)
     return pause_status(settings, store_hash, changed=True)
 
 
 def resume_store(settings: Settings, store_hash: str) -> PauseStatus:
     """Lift the store's pause (whoever made it); `changed` False when it was not paused."""
     require_store(settings, store_hash)
-    with session_scope(settings.database_url) as s:
-        before = pauses.state_of(s, store_hash)
-        reason = before.pause_reason if before is not None else None
-        changed = pauses.resume(s, store_hash)
-        if changed:
-            event_log.log_event(s, store_hash, event_log.RESUME, detail={"was": reason})
+    changed = support.resume(settings.database_url, store_hash)
     return pause_status(settings, store_hash, changed=changed)

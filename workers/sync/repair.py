@@ -27,9 +27,7 @@ from typing import Any
 
 from workers.domain.fingerprint import changed, fingerprint
 from workers.domain.mapping import deactivation, map_product
-from workers.store import events as event_log
-from workers.store import storage
-from workers.store.storage import PRODUCT, session_scope
+from workers.store import support
 from workers.sync.flush import FETCH_BATCH, Syncer
 from workers.sync.verify import DRIFT_FINGERPRINT
 
@@ -132,8 +130,7 @@ def split_known(syncer: Syncer, product_ids: Iterable[int]) -> tuple[list[int], 
     """(in the store, gone but pushed before, never known) — one light BigCommerce call per 250."""
     ids = sorted({int(i) for i in product_ids})
     present = syncer.bc.existing_product_ids(ids) if ids else set()
-    with session_scope(syncer.db) as s:
-        ledger = storage.ledger_for_products(s, syncer.store.store_hash, ids)
+    ledger = support.ledger_for(syncer.db, syncer.store.store_hash, ids)
     pushed = {pid for pid, _fp in ledger.values()}
     return (
         [i for i in ids if i in present],
@@ -159,8 +156,7 @@ def category_members(syncer: Syncer, category_ids: Iterable[int]) -> tuple[list[
             if c not in seen:
                 seen.add(c)
                 todo += children.get(c, [])
-        with session_scope(syncer.db) as s:
-            held = storage.products_in_categories(s, sh, seen)
+        held = support.products_in_categories(syncer.db, sh, seen)
         listed: set[int] = set()
         if cid in ctx.category_names:
             for c in sorted(seen):
@@ -181,21 +177,7 @@ def _force(syncer: Syncer, repair: Repair, mode: str) -> Repair:
     marked = repair.marked
     if not marked:
         return repair
-    with session_scope(syncer.db) as s:
-        storage.force_repush(s, sh, marked, DRIFT_FINGERPRINT)
-        storage.mark_dirty(s, sh, PRODUCT, marked, "resync")
-        event_log.log_event(
-            s, sh, event_log.RESYNC, entity=PRODUCT, ids=repair.products, detail={"mode": mode}
-        )
-        if repair.gone:
-            event_log.log_event(
-                s,
-                sh,
-                event_log.RESYNC,
-                entity=PRODUCT,
-                ids=repair.gone,
-                detail={"mode": mode, "outcome": "gone from the store: its records are pushed inactive"},
-            )
+    support.mark_for_repush(syncer.db, sh, repair.products, repair.gone, DRIFT_FINGERPRINT, mode)
     return repair
 
 
@@ -218,8 +200,7 @@ def repair_categories(syncer: Syncer, category_ids: Sequence[int]) -> Repair:
 def force_all(syncer: Syncer) -> int:
     """Before `resync all --force`: every ledger fingerprint of the store set to DRIFT_FINGERPRINT,
     so the walk pushes every record. Returns the ledger rows reset."""
-    with session_scope(syncer.db) as s:
-        return storage.force_repush(s, syncer.store.store_hash, None, DRIFT_FINGERPRINT)
+    return support.force_all(syncer.db, syncer.store.store_hash, DRIFT_FINGERPRINT)
 
 
 # --- preview -----------------------------------------------------------------------------------
@@ -229,10 +210,9 @@ def _planned_whole(syncer: Syncer, products: Sequence[dict], gone: Sequence[int]
     """Every record a repair pushes: the products' current records, deactivations of their vanished
     variants, and of every record of the gone products."""
     ctx = syncer.context()
-    with session_scope(syncer.db) as s:
-        ledger = storage.ledger_for_products(
-            s, syncer.store.store_hash, [int(p["id"]) for p in products] + list(gone)
-        )
+    ledger = support.ledger_for(
+        syncer.db, syncer.store.store_hash, [int(p["id"]) for p in products] + list(gone)
+    )
     by_product: dict[int, list[str]] = {}
     for rid, (pid, _fp) in ledger.items():
         by_product.setdefault(pid, []).append(rid)
@@ -284,8 +264,7 @@ def preview_all(syncer: Syncer, force: bool = False, limit: int = 50) -> Preview
         syncer.names_for(page)
         ids = [int(p["id"]) for p in page]
         seen.update(ids)
-        with session_scope(syncer.db) as s:
-            ledger = storage.ledger_for_products(s, sh, ids)
+        ledger = support.ledger_for(syncer.db, sh, ids)
         if force:
             planned = [(r, pid) for r, pid in _planned_whole(syncer, page, [])]
         else:
@@ -293,14 +272,12 @@ def preview_all(syncer: Syncer, force: bool = False, limit: int = 50) -> Preview
         preview.products += len(page)
         preview.total += len(planned)
         samples += planned[: max(0, limit - len(samples))]
-    with session_scope(syncer.db) as s:
-        known = storage.active_products(s, sh)
+    known = support.active_products(syncer.db, sh)
     preview.gone = sorted(known - seen)
     if preview.gone:
         gone_planned = _planned_whole(syncer, [], preview.gone)
         if not force:
-            with session_scope(syncer.db) as s:
-                fps = {r: fp for r, (_p, fp) in storage.ledger_for_products(s, sh, preview.gone).items()}
+            fps = {r: fp for r, (_p, fp) in support.ledger_for(syncer.db, sh, preview.gone).items()}
             wanted = {id(r) for r, _fp in changed([r for r, _pid in gone_planned], fps)}
             gone_planned = [(r, pid) for r, pid in gone_planned if id(r) in wanted]
         preview.total += len(gone_planned)

@@ -18,7 +18,7 @@ from typing import Any
 
 from workers.domain.fingerprint import canonical_json
 from workers.domain.mapping import map_product
-from workers.store import storage
+from workers.store import storage, support
 from workers.store.storage import PRODUCT, session_scope
 from workers.sync.flush import BATCH, Syncer
 
@@ -136,8 +136,7 @@ def verify(
             if item.get("is_active")
         ]
     if report.drift:
-        with session_scope(syncer.db) as s:
-            dirty = storage.dirty_products(s, report.store, report.drifting_products)
+        dirty = support.dirty_products(syncer.db, report.store, report.drifting_products)
         if dirty:
             report.pending = sorted(dirty)
             report.pending_records = sum(1 for d in report.drift if d.product_id in dirty)

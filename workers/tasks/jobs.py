@@ -16,7 +16,7 @@ from celery.signals import beat_init, worker_process_init, worker_shutting_down
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain.errors import SyncError
 from workers.settings import get_settings
-from workers.store import events, pauses, storage
+from workers.store import events, pauses, storage, support
 from workers.store.migrate import upgrade
 from workers.store.storage import PRODUCT, session_scope
 from workers.sync.flush import Syncer, backoff, drain
@@ -85,10 +85,10 @@ class SyncTask(Task):
 @app.task(base=SyncTask, name="workers.tasks.flush_store")
 def flush_store(store_hash: str) -> dict:
     sync = syncer(store_hash)
-    with session_scope(sync.db) as s:
-        state = pauses.state_of(s, store_hash)
-        by_operator = state is not None and state.pause_kind == pauses.OPERATOR and state.paused_until > 0
-    if by_operator:  # until `bcsync resume`, which wakes a flush; the sweep leaves the store alone
+    state = support.pause_state(sync.db, store_hash)
+    if (
+        state["pause_kind"] == pauses.OPERATOR and state["paused_until"] > 0
+    ):  # until `bcsync resume`, which wakes a flush; the sweep leaves the store alone
         return {"paused": "until resumed"}
     paused = sync.paused()
     if paused > 0:  # a configuration pause: one flush when it lifts, not one per wake-up meanwhile
@@ -134,8 +134,8 @@ def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
 @app.task(base=SyncTask, name="workers.tasks.sweep_dirty")
 def sweep_dirty() -> list[str]:
     """Flush every store that has claimable dirty rows (wake-ups lost or delayed land here)."""
+    held = support.operator_paused(get_settings().database_url)
     with session_scope(get_settings().database_url) as s:
-        held = pauses.operator_paused(s)
         stores = [h for h in storage.stores_with_work(s) if h in get_settings().stores and h not in held]
     for store_hash in stores:
         flush_store.delay(store_hash)
