@@ -6,6 +6,9 @@
     preview_products(syncer, product_ids) -> Preview      what `resync product --dry-run` shows
     preview_categories(syncer, category_ids) -> Preview
     preview_all(syncer, force=False, limit=50) -> Preview what `resync all [--force] --dry-run` shows
+    preview_for(settings, store_hash, entity, ids) -> Preview      the same for a shell (admin page):
+    repair_for(settings, store_hash, entity, ids) -> Repair        checks the store, builds the Syncer
+                                                                  (entity "product" or "category")
 
 A repair pushes the products' current records whole, whatever the ledger says (Ometria's copy may
 have drifted from what we last pushed): their ledger fingerprints are set to DRIFT_FINGERPRINT, one
@@ -27,8 +30,11 @@ from typing import Any
 
 from workers.domain.fingerprint import changed, fingerprint
 from workers.domain.mapping import deactivation, map_product
+from workers.settings import Settings
 from workers.store import support
+from workers.store.models import CATEGORY
 from workers.sync.flush import FETCH_BATCH, Syncer
+from workers.sync.known import require_store
 from workers.sync.verify import DRIFT_FINGERPRINT
 
 IGNORED_FIELDS = frozenset({"@type", "@merge", "id"})
@@ -240,9 +246,26 @@ def preview_products(syncer: Syncer, product_ids: Sequence[int], limit: int = 50
     planned = _planned_whole(syncer, products, gone)
     preview = Preview(syncer.store.store_hash, products=len(products), total=len(planned), not_found=unknown)
     preview.gone = gone
-    for record, pid in planned[:limit]:
-        preview.changes.append(_record_change(record, pid, syncer.ometria.product(str(record["id"]))))
+    shown = planned[:limit]
+    held = _ometria_copies(syncer, {str(r["id"]) for r, _pid in shown})
+    preview.changes = [_record_change(r, pid, held.get(str(r["id"]))) for r, pid in shown]
     return preview
+
+
+FEW = 40  # up to this many records are read back one by one; more, by one walk of Ometria's catalogue
+
+
+def _ometria_copies(syncer: Syncer, record_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Ometria's copy of these records (absent: it has none)."""
+    if len(record_ids) <= FEW:
+        found = {rid: syncer.ometria.product(rid) for rid in sorted(record_ids)}
+        return {rid: item for rid, item in found.items() if item is not None}
+    held: dict[str, dict[str, Any]] = {}
+    for item in syncer.ometria.iter_products():
+        rid = str(item.get("id"))
+        if rid in record_ids:
+            held[rid] = item
+    return held
 
 
 def preview_categories(syncer: Syncer, category_ids: Sequence[int], limit: int = 500) -> Preview:
@@ -282,12 +305,28 @@ def preview_all(syncer: Syncer, force: bool = False, limit: int = 50) -> Preview
             gone_planned = [(r, pid) for r, pid in gone_planned if id(r) in wanted]
         preview.total += len(gone_planned)
         samples += gone_planned[: max(0, limit - len(samples))]
-    wanted_ids = {str(r["id"]) for r, _pid in samples}
-    held: dict[str, dict[str, Any]] = {}
-    if wanted_ids:
-        for item in syncer.ometria.iter_products():
-            rid = str(item.get("id"))
-            if rid in wanted_ids:
-                held[rid] = item
+    held = _ometria_copies(syncer, {str(r["id"]) for r, _pid in samples})
     preview.changes = [_record_change(r, pid, held.get(str(r["id"]))) for r, pid in samples]
     return preview
+
+
+# --- for the shells ------------------------------------------------------------------------------
+
+
+def _syncer_for(settings: Settings, store_hash: str) -> Syncer:
+    return Syncer(settings, require_store(settings, store_hash))
+
+
+def preview_for(settings: Settings, store_hash: str, entity: str, ids: Sequence[int]) -> Preview:
+    """A dry run of `resync product|category IDS` for a configured store (NotFoundError otherwise):
+    `Preview.to_dict()` is JSON-ready; `not_found` / `categories_not_found` list the unknown ids."""
+    syncer = _syncer_for(settings, store_hash)
+    return preview_categories(syncer, ids) if entity == CATEGORY else preview_products(syncer, ids)
+
+
+def repair_for(settings: Settings, store_hash: str, entity: str, ids: Sequence[int]) -> Repair:
+    """`resync product|category IDS` for a configured store: marks the known products for a whole
+    re-push (the caller then wakes a flush for the store) and leaves unknown ids alone, listed in
+    `not_found` / `categories_not_found` (say so: 404 / exit 1)."""
+    syncer = _syncer_for(settings, store_hash)
+    return repair_categories(syncer, ids) if entity == CATEGORY else repair_products(syncer, ids)
