@@ -1,0 +1,220 @@
+"""Multi-storefront mapping (DESIGN.md "Storefronts, price lists and currencies"): channel assignment,
+price-list prices per currency with conversion for the rest, categories of the configured trees,
+one listing per Ometria store, and the free data in `properties`. Pure: workers.domain.mapping."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from workers.domain.mapping import Channel, MappingContext, convert, map_product
+
+UK = "https://www.example.co.uk"
+FR = "https://www.example.fr"
+
+
+def product(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": 7,
+        "name": "Lamp",
+        "sku": "L-1",
+        "price": 45.0,
+        "sale_price": 0,
+        "is_visible": True,
+        "availability": "available",
+        "inventory_tracking": "none",
+        "inventory_level": 0,
+        "custom_url": {"url": "/lamp/"},
+        "categories": [3, 9],
+        "brand_id": 0,
+        "channels": [1, 2],
+        "images": [],
+        "variants": [{"id": 70, "option_values": [], "price": 45.0, "sale_price": None}],
+        "custom_fields": [],
+    }
+    base.update(overrides)
+    return base
+
+
+def with_options() -> dict[str, Any]:
+    return product(
+        variants=[
+            {"id": 71, "price": 40.0, "sale_price": None, "option_values": [{"id": 1, "label": "S"}]},
+            {"id": 72, "price": 50.0, "sale_price": None, "option_values": [{"id": 2, "label": "L"}]},
+            {
+                "id": 73,
+                "price": 20.0,
+                "sale_price": None,
+                "purchasing_disabled": True,
+                "option_values": [{"id": 3, "label": "XS"}],
+            },
+        ]
+    )
+
+
+def two_channels(price_list: int | None = 5, categories: frozenset[int] | None = None) -> MappingContext:
+    return MappingContext(
+        currency="GBP",
+        site_url=UK,
+        store_id="",
+        category_names={3: "Lights", 9: "Lumières"},
+        brand_names={},
+        channels=(
+            Channel(1, "uk", UK, "GBP"),
+            Channel(2, "fr", FR, "EUR", rate=1.17, decimal_places=2, price_list_id=price_list),
+        ),
+        categories=categories,
+    )
+
+
+def one_channel() -> MappingContext:
+    return MappingContext(
+        currency="GBP", site_url=UK, store_id="", category_names={3: "Lights"}, brand_names={}
+    )
+
+
+def test_one_channel_no_price_list_keeps_every_field() -> None:
+    plain = product(channels=None)
+    del plain["channels"]
+    legacy = map_product(plain, one_channel())[0]
+    configured = MappingContext(
+        currency="GBP",
+        site_url=UK,
+        store_id="",
+        category_names={3: "Lights"},
+        brand_names={},
+        channels=(Channel(1, "", UK, "GBP"),),
+    )
+    assert map_product(product(channels=[1]), configured)[0] == legacy
+    assert legacy["stores"] == ["www.example.co.uk"]
+    assert legacy["listings"] == [
+        {
+            "store": "www.example.co.uk",
+            "title": "Lamp",
+            "price": 45.0,
+            "special_price": None,
+            "currency": "GBP",
+            "url": UK + "/lamp/",
+            "image_url": None,
+            "is_active": True,
+        }
+    ]
+
+
+def test_a_listing_per_channel_with_its_currency_url_and_converted_price() -> None:
+    parent = map_product(product(sale_price=40.0), two_channels(price_list=None))[0]
+    assert (parent["price"], parent["special_price"], parent["currency"], parent["url"]) == (
+        45.0,
+        40.0,
+        "GBP",
+        UK + "/lamp/",
+    )
+    fr = parent["listings"][1]
+    assert fr["store"] == "fr" and fr["currency"] == "EUR" and fr["url"] == FR + "/lamp/"
+    assert (fr["price"], fr["special_price"]) == (52.65, 46.8)  # 45 × 1.17, 40 × 1.17
+    assert parent["stores"] == ["uk", "fr"] and parent["is_active"] is True
+
+
+def test_conversion_rounds_half_away_from_zero() -> None:
+    assert convert(1.005, 1.0, 2) == 1.01  # binary 1.005 is below; the decimal value is what counts
+    assert convert(10.0, 0.125, 2) == 1.25 and convert(0.5, 1.0, 0) == 1.0 and convert(None, 2.0, 2) is None
+
+
+def test_a_product_not_assigned_to_a_channel_is_not_sold_there() -> None:
+    parent = map_product(product(channels=[1]), two_channels())[0]
+    assert parent["is_active"] is True and parent["stores"] == ["uk"]
+    assert [listing["is_active"] for listing in parent["listings"]] == [True, False]
+    nowhere = map_product(with_options() | {"channels": []}, two_channels())
+    assert nowhere[0]["is_active"] is False and nowhere[0]["stores"] == []
+    assert all(v["is_active"] is False for v in nowhere[1:])
+
+
+def test_only_channel_two_makes_the_parent_active_but_prices_stay_the_primarys() -> None:
+    parent = map_product(product(channels=[2]), two_channels(price_list=None))[0]
+    assert parent["is_active"] is True and parent["stores"] == ["fr"] and parent["price"] == 45.0
+    assert [listing["is_active"] for listing in parent["listings"]] == [False, True]
+
+
+def test_price_list_record_beats_conversion_for_a_single_variant_product() -> None:
+    prices = {(5, 70, "EUR"): (49.0, 44.0)}
+    parent = map_product(product(), two_channels(), prices)[0]
+    assert (parent["listings"][1]["price"], parent["listings"][1]["special_price"]) == (49.0, 44.0)
+    assert parent["price"] == 45.0  # the primary channel has no price list
+    other_currency = {(5, 70, "USD"): (10.0, None)}
+    assert map_product(product(), two_channels(), other_currency)[0]["listings"][1]["price"] == 52.65
+
+
+def test_parent_with_option_variants_takes_the_lowest_purchasable_listed_price() -> None:
+    prices = {(5, 71, "EUR"): (60.0, 55.0), (5, 73, "EUR"): (10.0, None)}  # 73 is purchasing_disabled
+    records = map_product(with_options(), two_channels(), prices)
+    fr = records[0]["listings"][1]
+    # 71 listed 60 (sale 55); 72 unlisted: 50 × 1.17 = 58.5; 73 disabled: left out
+    assert (fr["price"], fr["special_price"]) == (58.5, None)
+    variants = {r["id"]: r for r in records[1:]}
+    assert variants["7-71"]["price"] == 40.0 and variants["7-71"]["currency"] == "GBP"  # primary's prices
+    no_records = map_product(with_options(), two_channels(), {})[0]["listings"][1]
+    assert no_records["price"] == 52.65  # the catalogue rule (product price) converted
+
+
+def test_variants_price_from_the_primary_channel_price_list() -> None:
+    ctx = MappingContext(
+        currency="GBP",
+        site_url=UK,
+        store_id="",
+        category_names={},
+        brand_names={},
+        channels=(Channel(1, "uk", UK, "GBP", price_list_id=8), Channel(2, "fr", FR, "EUR", rate=1.2)),
+    )
+    records = map_product(with_options(), ctx, {(8, 72, "GBP"): (30.0, 25.0)})
+    variants = {r["id"]: r for r in records[1:]}
+    assert (variants["7-72"]["price"], variants["7-72"]["special_price"]) == (30.0, 25.0)
+    assert records[0]["price"] == 30.0  # lowest purchasable: 40 (71, catalogue) vs 30 (72, listed)
+
+
+def test_categories_only_from_the_configured_channels_trees() -> None:
+    parent = map_product(product(categories=[3, 9, 12]), two_channels(categories=frozenset({3, 12})))[0]
+    assert [a["id"] for a in parent["attributes"] if a["type"] == "category"] == ["3", "12"]
+
+
+def test_the_free_data_goes_into_properties() -> None:
+    p = product(
+        reviews_count=4,
+        reviews_rating_sum=17,
+        inventory_tracking="product",
+        inventory_level=12,
+        availability="preorder",
+        preorder_release_date="2027-01-01T00:00:00+00:00",
+        is_price_hidden=True,
+        custom_fields=[{"name": "Material", "value": "glass"}],
+    )
+    parent = map_product(p, two_channels(), metafields={"ometria.tag": "new"})[0]
+    assert parent["properties"] == {
+        "Material": "glass",
+        "review_count": 4,
+        "rating": 4.25,
+        "stock_level": 12,
+        "availability": "preorder",
+        "preorder_release_date": "2027-01-01T00:00:00+00:00",
+        "price_hidden": True,
+        "ometria.tag": "new",
+    }
+    assert parent["is_active"] is True  # preorder is sold
+    no_reviews = map_product(product(reviews_count=0, reviews_rating_sum=0), two_channels())[0]
+    assert no_reviews["properties"] == {"review_count": 0, "rating": None}
+
+
+def test_variant_stock_level_per_tracking() -> None:
+    p = with_options()
+    p["inventory_tracking"] = "variant"
+    for level, v in zip((3, 0, 9), p["variants"], strict=True):
+        v["inventory_level"] = level
+    records = map_product(p, two_channels())
+    assert records[0]["properties"]["stock_level"] == 3  # 73 is not purchasable
+    assert [r["properties"]["stock_level"] for r in records[1:]] == [3, 0, 9]
+
+
+def test_mapping_does_not_change_its_inputs() -> None:
+    p, prices = with_options(), {(5, 71, "EUR"): (60.0, 55.0)}
+    before = copy.deepcopy((p, prices))
+    map_product(p, two_channels(), prices, {"a.b": "c"})
+    assert (p, prices) == before
