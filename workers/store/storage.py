@@ -139,6 +139,26 @@ class StoreState(Base):
     )  # Ometria _errors already filed
 
 
+class ProductMetafield(Base):
+    """A product's metafield of a configured namespace, as "<namespace>.<key>" -> value."""
+
+    __tablename__ = "product_metafields"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    metafield_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class VariantProduct(Base):
+    """Which product a variant (option or base) belongs to: price-list callbacks name variants."""
+
+    __tablename__ = "variant_products"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class RateBudget(Base):
     __tablename__ = "rate_budget"
     store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
