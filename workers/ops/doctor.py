@@ -197,7 +197,7 @@ def check_bigcommerce(store: StoreConfig, destination: str | None = None) -> lis
     if hooks_check.status != OK:
         out.append(Check("hooks", FAIL, "cannot list hooks (see above)", sh))
         return out
-    coverage = hookmod.hook_coverage(hooks, destination)
+    coverage = hookmod.hook_coverage(hooks, destination, store)
     missing = [c.scope for c in coverage if c.action == "missing"]
     inactive = [c.scope for c in coverage if c.action == "inactive"]
     where = f" for {destination}" if destination else ""

@@ -44,6 +44,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 PRODUCT = "product"
 CATEGORY = "category"
+# storefront callbacks that name no product (issue 12): a worker turns them into dirty products
+VARIANT = "variant"  # a price-list record's variant: its product (workers.store.storefronts)
+PRICE_LIST = "pricelist"  # a price list changed as a whole: the products it prices
+TREE = "tree"  # a channel's category tree: the products in its categories
+METAFIELD = "metafield"  # a product whose metafields changed: read them again, then the product
 
 
 class Base(DeclarativeBase):

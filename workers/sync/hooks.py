@@ -34,7 +34,41 @@ HANDLED_SCOPES: tuple[str, ...] = (
     "store/category/created",
     "store/category/updated",
     "store/category/deleted",
+    # storefronts (issue 12): changes that fire no product callback
+    "store/priceList/activated",
+    "store/priceList/deactivated",
+    "store/priceList/deleted",
+    "store/priceLists/deleted",
+    "store/priceList/record/created",
+    "store/priceList/record/updated",
+    "store/priceList/record/deleted",
+    "store/priceList/records/created",
+    "store/priceList/records/updated",
+    "store/priceList/records/deleted",
+    "store/priceList/assignment/updated",
+    "store/priceList/assignment/deleted",
+    "store/product/metafield/created",
+    "store/product/metafield/updated",
+    "store/product/metafield/deleted",
 )
+# per configured channel (`scopes_for`); the receiver handles them for any channel id
+CHANNEL_SCOPES: tuple[str, ...] = (
+    "store/channel/{channel_id}/product/assigned",
+    "store/channel/{channel_id}/product/unassigned",
+    "store/channel/{channel_id}/category/created",
+    "store/channel/{channel_id}/category/updated",
+    "store/channel/{channel_id}/category/deleted",
+    "store/channel/{channel_id}/category/product/assigned",
+    "store/channel/{channel_id}/category/product/unassigned",
+    "store/channel/{channel_id}/categoryTree/updated",
+)
+
+
+def scopes_for(store: StoreConfig | None = None) -> tuple[str, ...]:
+    """Every scope a store's hooks subscribe to: HANDLED_SCOPES, then the channel scopes of each of
+    its configured channels (channel 1 alone without a store)."""
+    channels = store.channel_ids if store is not None else (1,)
+    return HANDLED_SCOPES + tuple(t.format(channel_id=c) for c in channels for t in CHANNEL_SCOPES)
 
 
 @dataclass(frozen=True)
@@ -70,7 +104,7 @@ def register_hooks(client: BigCommerceClient, store: StoreConfig, destination: s
         if hook.get("destination") == destination:
             existing.setdefault(str(hook.get("scope")), []).append(hook)
     out = []
-    for scope in HANDLED_SCOPES:
+    for scope in scopes_for(store):
         hooks = existing.get(scope, [])
         if not hooks:
             made = client.create_hook(scope, destination, headers=headers, is_active=True)
@@ -104,11 +138,13 @@ def revive_hooks(client: BigCommerceClient, store_hash: str = "") -> list[dict[s
     return revived
 
 
-def hook_coverage(hooks: list[dict[str, Any]], destination: str | None = None) -> list[HookAction]:
-    """Per handled scope: `ok` (an active hook), `inactive` (only deactivated ones) or `missing`.
-    With `destination`, only hooks pointing there count."""
+def hook_coverage(
+    hooks: list[dict[str, Any]], destination: str | None = None, store: StoreConfig | None = None
+) -> list[HookAction]:
+    """Per handled scope (`scopes_for(store)`): `ok` (an active hook), `inactive` (only deactivated
+    ones) or `missing`. With `destination`, only hooks pointing there count."""
     out = []
-    for scope in HANDLED_SCOPES:
+    for scope in scopes_for(store):
         mine = [
             h
             for h in hooks
