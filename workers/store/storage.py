@@ -556,6 +556,12 @@ def products_in_categories(session: Session, store_hash: str, category_ids: Iter
     return found
 
 
+def products_with_records(session: Session, store_hash: str) -> set[int]:
+    """Every product with an active record in Ometria (per the ledger)."""
+    query = select(Ledger.product_id).where(Ledger.store_hash == store_hash, Ledger.is_active.is_(True))
+    return {int(p) for p in session.scalars(query.distinct())}
+
+
 def forget_records(session: Session, store_hash: str, record_ids: Sequence[str]) -> None:
     """Drop ledger rows so the next flush pushes these records again (used by verify --fix)."""
     session.execute(

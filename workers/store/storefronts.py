@@ -119,3 +119,11 @@ def products_of_variants(session: Session, store_hash: str, variant_ids: Iterabl
         )
         out.update({int(v): int(p) for v, p in rows})
     return out
+
+
+def replace_all_metafields(session: Session, store_hash: str, metafields: Iterable[Mapping]) -> None:
+    """The store's metafields table is exactly `metafields` now."""
+    session.execute(delete(ProductMetafield).where(ProductMetafield.store_hash == store_hash))
+    rows = _rows(store_hash, metafields)
+    for start in range(0, len(rows), CHUNK):
+        session.execute(_insert(session)(ProductMetafield), rows[start : start + CHUNK])
