@@ -1,14 +1,23 @@
-"""Storefronts: mapping with two channels (GBP primary, EUR with a price list for some variants and
-conversion for the rest) on one core — issue 12: at least 5,000 products/s. The products are the
-sandbox store's own (`Store(channels=2, channel_currencies={2: "EUR"}, price_lists=…)`), rendered
-with include=variants,images,custom_fields,channels, mapped by workers.domain.mapping.map_product."""
+"""Storefronts (issue 12), on a store with two channels (GBP primary; EUR with a price list for some
+variants and conversion for the rest):
+
+- mapping on one core: at least 5,000 products/s. The products are the sandbox store's own
+  (`Store(channels=2, channel_currencies={2: "EUR"}, price_lists=2)`), rendered with
+  include=variants,images,custom_fields,channels, mapped by workers.domain.mapping.map_product;
+- a two-channel storm: M distinct products changed in the store (catalogue prices, and price-list
+  records of some of them), each change's callbacks read by the receiver's own parser
+  (consumer.webhooks.callbacks) and recorded as the receiver would, then flushed by an in-process
+  Syncer (SQLite) until nothing is dirty. BigCommerce calls <= 1.25 x ceil(M/250) x (1 + price
+  lists in use) + the lookups; Ometria requests <= 1.1 x ceil(changed records / 100)."""
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from typing import Any
 
-from bench.common import say
+from bench.common import say, work_dir
 from sandbox.store import Store
 from workers.domain.mapping import Channel, MappingContext, map_product
 
@@ -71,4 +80,130 @@ def run(quick: bool = False) -> dict[str, Any]:
         "records": records,
         "price_records": len(prices),
         "mapping_per_s": round(best),
+        "storm": storm(quick),
     }
+
+
+LOOKUP_PREFIXES = ("/catalog/trees", "/catalog/categories", "/catalog/brands", "/channels", "/store")
+
+
+def storm(quick: bool = False) -> dict[str, Any]:
+    """The two-channel storm (module docstring)."""
+    from consumer.webhooks.callbacks import change_for, parse_envelope
+    from sandbox.server import start_sandbox
+    from workers import settings as S
+    from workers.store import storage
+    from workers.store.migrate import upgrade
+    from workers.sync.flush import Syncer, drain
+
+    size, changed_products = (600, 300) if quick else (3_000, 2_000)
+    var = work_dir("storefronts")
+    db = f"sqlite:///{var / 'bcsync.db'}"
+    upgrade(db)
+    with start_sandbox(
+        products=size,
+        seed=5,
+        plan="unlimited",
+        currency="GBP",
+        channels=2,
+        channel_currencies={2: "EUR"},
+        price_lists=2,
+    ) as sb:
+        store_cfg = S.StoreConfig(
+            store_hash=S.SANDBOX_STORE_HASH,
+            access_token=S.SANDBOX_ACCESS_TOKEN,
+            webhook_secret=S.SANDBOX_WEBHOOK_SECRET,
+            api_url=sb.bc_url,
+            ometria_api_key=S.SANDBOX_OMETRIA_KEY,
+            ometria_api_url=sb.ometria_url,
+            ometria_push_rate=50,
+            channel_ids=(1, 2),
+        )
+        settings = S.Settings(
+            stores={store_cfg.store_hash: store_cfg}, database_url=db, broker_url="filesystem://", var_dir=var
+        )
+        syncer = Syncer(settings, store_cfg, lease_seconds=120)
+        say(f"storefronts storm: first load of {size:,} products (two channels)")
+        syncer.resync_all()
+        client, store = sb.client(), sb.store
+        before = client.records()
+        in_use = len({pl for pl in (store.effective_price_list(1), store.effective_price_list(2)) if pl})
+        rng = random.Random(5)
+        chosen = rng.sample(store.product_ids(), changed_products)
+        events: list[tuple[str, Any]] = []
+        on_two = set(store.channel_product_ids(2))
+        for i, pid in enumerate(chosen):
+            product = store.get_product(pid, ["variants"])
+            if i % 3 == 2 and pid in on_two:
+                vid = product["variants"][0]["id"]
+                result = store.apply(
+                    {
+                        "op": "set_price_record",
+                        "price_list_id": 1,
+                        "variant_id": vid,
+                        "currency": "EUR",
+                        "price": round(10 + rng.random() * 90, 2),
+                    }
+                )
+            else:
+                result = store.apply(
+                    {
+                        "op": "update_product",
+                        "product_id": pid,
+                        "fields": {"price": round(float(product["price"]) + 1.0, 2)},
+                    }
+                )
+            events += [(e["scope"], e["data"]) for e in result.events]
+        client.reset_counters()
+        om_before = client.ometria_stats()
+        started = time.monotonic()
+        with storage.session_scope(db) as s:
+            for scope, data in events:
+                envelope = {"scope": scope, "producer": f"stores/{store_cfg.store_hash}", "data": data}
+                change = change_for(parse_envelope(envelope))
+                if change is not None:
+                    storage.mark_dirty(s, store_cfg.store_hash, change.entity, change.ids)
+        while True:
+            reports = list(drain(syncer, time.time() + 600))
+            with storage.session_scope(db) as s:
+                if not storage.dirty_counts(s) or not reports:
+                    break
+        seconds = time.monotonic() - started
+        counters = client.counters()
+        om_after = client.ometria_stats()
+        after = client.records()
+    calls = lookups = 0
+    for key, per_status in counters.get("calls", {}).items():
+        n = sum(per_status.values())
+        calls += n
+        endpoint = key.split(" ", 1)[-1]
+        if endpoint.startswith(LOOKUP_PREFIXES) or endpoint in (
+            "/pricelists",
+            "/pricelists/assignments",
+            "/currencies",
+        ):
+            lookups += n
+    changed = sum(1 for rid, record in after.items() if before.get(rid) != record)
+    minimum = math.ceil(changed_products / 250) * (1 + in_use)
+    out = {
+        "products": changed_products,
+        "callbacks": len(events),
+        "price_lists_in_use": in_use,
+        "bc_calls": calls,
+        "lookups": lookups,
+        "bc_minimum": minimum,
+        "bc_bound": 1.25 * minimum + lookups,
+        "ometria_requests": om_after["pushes"] - om_before["pushes"],
+        "records": om_after["records_received"] - om_before["records_received"],
+        "changed_records": changed,
+        "ometria_minimum": math.ceil(changed / 100),
+        "seconds": round(seconds, 1),
+        "calls_by_endpoint": counters.get("calls", {}),
+    }
+    say(
+        f"storefronts storm: {changed_products:,} products, {len(events):,} callbacks; "
+        f"BigCommerce {calls} calls ({lookups} lookups; bound {out['bc_bound']:.0f}), "
+        f"Ometria {out['ometria_requests']} requests for "
+        f"{changed:,} changed records (minimum {out['ometria_minimum']}) in {seconds:.1f} s"
+    )
+    return out

@@ -7,7 +7,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
+from consumer.webhooks.callbacks import CallbackError, change_for, parse_envelope
 from workers.domain.mapping import Channel, MappingContext, convert, map_product
+from workers.settings import StoreConfig
+from workers.sync.hooks import HANDLED_SCOPES, scopes_for
 
 UK = "https://www.example.co.uk"
 FR = "https://www.example.fr"
@@ -218,3 +223,94 @@ def test_mapping_does_not_change_its_inputs() -> None:
     before = copy.deepcopy((p, prices))
     map_product(p, two_channels(), prices, {"a.b": "c"})
     assert (p, prices) == before
+
+
+# --- the storefront callbacks: shapes the receiver accepts, and what each marks dirty -------------
+
+
+def change(scope: str, data: Any) -> tuple[str, tuple[int, ...]] | None:
+    got = change_for(parse_envelope({"scope": scope, "producer": "stores/abc", "data": data}))
+    return None if got is None else (got.entity, got.ids)
+
+
+@pytest.mark.parametrize(
+    ("scope", "data", "want"),
+    [
+        ("store/channel/2/product/assigned", {"product_id": 127}, ("product", (127,))),
+        ("store/channel/2/product/unassigned", {"product_id": 127}, ("product", (127,))),
+        ("store/channel/1/category/product/assigned", {"product_id": 5}, ("product", (5,))),
+        ("store/channel/2/category/created", {"category_id": 35, "tree_id": 2}, ("category", (35,))),
+        ("store/channel/2/category/deleted", {"category_id": 35, "tree_id": 2}, ("category", (35,))),
+        ("store/channel/2/categoryTree/updated", {"tree_id": 2}, ("tree", (2,))),
+        (
+            "store/priceList/record/updated",
+            {"price_list_id": 1, "variant_id": 179, "currency": "USD"},
+            ("variant", (179,)),
+        ),
+        (
+            "store/priceList/records/created",
+            [
+                {"price_list_id": 1, "variant_id": 179, "currency": "USD"},
+                {"price_list_id": 2, "variant_id": 180, "currency": "USD"},
+                {"price_list_id": 1, "variant_id": 179, "currency": "EUR"},
+            ],
+            ("variant", (179, 180)),
+        ),
+        ("store/priceList/activated", {"price_list_id": 5}, ("pricelist", (5,))),
+        ("store/priceList/deleted", {"price_list_id": 5}, ("pricelist", (5,))),
+        ("store/priceLists/deleted", {"price_list_ids": [5, 6]}, ("pricelist", (5, 6))),
+        (
+            "store/priceList/assignment/updated",
+            {"price_list_id": 2, "channel_id": 1, "customer_group_id": 3},
+            ("pricelist", (2,)),
+        ),
+        (
+            "store/product/metafield/created",
+            {"metafield_id": 12, "resource_id": "118", "resource_type": "product"},
+            ("metafield", (118,)),
+        ),
+        ("store/priceList/records/deleted", [], None),  # names nothing: acknowledged
+        ("store/channel/2/order/created", {"order_id": 1}, None),  # not ours
+        ("store/channel/02/product/assigned", {"product_id": 1}, None),  # not a channel id
+    ],
+)
+def test_storefront_callbacks_mark_what_they_name(scope: str, data: Any, want: Any) -> None:
+    assert change(scope, data) == want
+
+
+@pytest.mark.parametrize(
+    ("scope", "data", "message"),
+    [
+        ("store/channel/2/product/assigned", {"product_id": "127"}, "data.product_id must be a positive"),
+        ("store/priceList/records/updated", {"variant_id": 1}, "data must be a list of price-list records"),
+        ("store/priceList/records/updated", [{"variant_id": 1.0}], "data.0.variant_id must be a positive"),
+        ("store/priceList/record/created", [{"variant_id": 1}], "data must be an object"),
+        ("store/product/metafield/updated", {"resource_id": "0118"}, "data.resource_id must be a positive"),
+        ("store/product/metafield/updated", {"resource_id": "9" * 20}, "data.resource_id must be a positive"),
+        (
+            "store/priceLists/deleted",
+            {"price_list_ids": [1, True]},
+            "data.price_list_ids.1 must be a positive",
+        ),
+        ("store/channel/2/categoryTree/updated", {}, "data.tree_id is required"),
+    ],
+)
+def test_malformed_storefront_callbacks_are_refused_naming_the_field(
+    scope: str, data: Any, message: str
+) -> None:
+    with pytest.raises(CallbackError, match="^" + message):
+        change(scope, data)
+
+
+def test_hooks_subscribe_to_every_handled_scope_and_each_configured_channel() -> None:
+    two = scopes_for(StoreConfig(store_hash="abc", channel_ids=(1, 2)))
+    assert two[: len(HANDLED_SCOPES)] == HANDLED_SCOPES
+    assert "store/channel/2/product/unassigned" in two and "store/channel/3/product/unassigned" not in two
+    assert {"store/priceList/records/updated", "store/product/metafield/deleted"} <= set(HANDLED_SCOPES)
+    for scope in two:  # every scope the hooks subscribe to is one the receiver acts on
+        data: Any = [{"variant_id": 1}] if scope.startswith("store/priceList/records/") else {
+            "id": 1, "product_id": 1, "category_id": 1, "tree_id": 1, "variant_id": 1, "price_list_id": 1,
+            "price_list_ids": [1], "resource_id": "1", "sku": {"product_id": 1},
+            "inventory": {"product_id": 1},
+        }  # fmt: skip
+        assert change(scope, data) is not None, scope
