@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from workers.store.storage import ProductMetafield, VariantProduct, _insert
+from workers.store.engine import insert_for as _insert
+from workers.store.models import ProductMetafield, VariantProduct
 
 CHUNK = 500
 
