@@ -314,3 +314,75 @@ def test_hooks_subscribe_to_every_handled_scope_and_each_configured_channel() ->
             "inventory": {"product_id": 1},
         }  # fmt: skip
         assert change(scope, data) is not None, scope
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(("BIGCOMMERCE_", "OMETRIA_", "STORES_FILE", "SYNC_", "BCSYNC_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("BCSYNC_ENV_FILE", str(tmp_path / "absent.env"))
+    monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", "abc123")
+    return monkeypatch
+
+
+def test_channels_store_ids_and_namespaces_from_the_environment(bare_env: pytest.MonkeyPatch) -> None:
+    from workers.settings import load_settings
+
+    plain = load_settings().stores["abc123"]
+    assert (plain.channel_ids, plain.ometria_store_ids, plain.metafield_namespaces) == ((1,), {}, ())
+    bare_env.setenv("BIGCOMMERCE_CHANNEL_ID", "3")
+    assert load_settings().stores["abc123"].channel_ids == (3,)  # the one-channel shorthand still works
+    bare_env.setenv("BIGCOMMERCE_CHANNEL_IDS", " 1, 2 ")
+    bare_env.setenv("OMETRIA_STORE_IDS", "1=www.example.co.uk,2=www.example.fr")
+    bare_env.setenv("OMETRIA_STORE_ID", "legacy.example")
+    bare_env.setenv("BIGCOMMERCE_METAFIELD_NAMESPACES", "ometria, specs")
+    store = load_settings().stores["abc123"]
+    assert store.channel_ids == (1, 2) and store.channel_id == 1  # the first is the primary
+    assert (store.store_id_for(1), store.store_id_for(2)) == ("www.example.co.uk", "www.example.fr")
+    assert store.metafield_namespaces == ("ometria", "specs")
+    bare_env.setenv("OMETRIA_STORE_IDS", "2=www.example.fr")
+    assert load_settings().stores["abc123"].store_id_for(1) == "legacy.example"  # OMETRIA_STORE_ID: primary
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BIGCOMMERCE_CHANNEL_IDS", "1,x"),
+        ("BIGCOMMERCE_CHANNEL_IDS", "1,1"),
+        ("BIGCOMMERCE_CHANNEL_IDS", "0"),
+        ("OMETRIA_STORE_IDS", "www.example.fr"),
+        ("OMETRIA_STORE_IDS", "a=www.example.fr"),
+    ],
+)
+def test_a_bad_storefront_variable_is_a_one_line_error_naming_it(
+    bare_env: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    from workers.settings import ConfigError, load_settings
+
+    bare_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^invalid environment: {name}="):
+        load_settings()
+
+
+def test_each_store_of_a_stores_file_has_its_own_channels(
+    bare_env: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from workers.settings import load_settings
+
+    path = tmp_path / "stores.toml"
+    path.write_text(
+        '[stores.storea]\naccess_token = "a"\nwebhook_secret = "s"\nchannel_ids = [1, 2]\n'
+        'ometria_store_ids = { "1" = "uk.example", "2" = "fr.example" }\nmetafield_namespaces = ["ometria"]\n'
+        '[stores.storeb]\naccess_token = "b"\nwebhook_secret = "t"\n'
+    )
+    bare_env.setenv("STORES_FILE", str(path))
+    stores = load_settings().stores
+    assert stores["storea"].channel_ids == (1, 2) and stores["storea"].store_id_for(2) == "fr.example"
+    assert stores["storea"].metafield_namespaces == ("ometria",)
+    assert stores["storeb"].channel_ids == (1,) and stores["storeb"].store_id_for(1) == ""

@@ -185,6 +185,15 @@ def test_resync_all_maps_every_storefront_field(running: tuple[Stack, Sandbox]) 
     assert any(r["properties"].get("availability") == "preorder" for r in parents)
     assert any(r["properties"].get("price_hidden") is True for r in parents)
     assert any(k.startswith("ometria.") for r in parents for k in r["properties"])
+    # bcsync verify maps as the flush does (price lists, metafields): no drift
+    verified = stack.bcsync("verify", "--all", check=False)
+    assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
+    # bcsync doctor checks each storefront scope with one call
+    doctor = stack.bcsync("doctor", check=False).stdout
+    for scope in ("category trees", "currencies", "price lists", "metafields"):
+        line = next(x for x in doctor.splitlines() if f"scope: {scope}" in x)
+        assert "answered" in line, line
+    assert sum("scope: channels/sites" in x for x in doctor.splitlines()) == 2
 
 
 def test_channel_two_assignments_push_only_that_parent(running: tuple[Stack, Sandbox]) -> None:
