@@ -107,6 +107,8 @@ class Settings:
     reconcile_seconds: float = 300.0  # date_modified:min sweep (lost callbacks)
     hooks_check_seconds: float = 900.0  # re-activate deactivated hooks
     errors_seconds: float = 300.0  # file Ometria's asynchronous validation errors
+    rolling_hours: float = 6.0  # the rolling resync refetches every product at least this often
+    rolling_share: float = 0.2  # ... within this share of the quota left after the reserve
     sandbox: bool = False
     var_dir: Path = field(default=VAR_DIR)
     public_url: str = ""  # this service's https base URL (bcsync hooks register, doctor)
@@ -249,6 +251,12 @@ class Environment(BaseSettings):
     SYNC_RECONCILE_SECONDS: Number = Field(300.0, description="period of the date_modified:min sweep")
     SYNC_HOOKS_CHECK_SECONDS: Number = Field(900.0, description="period of the check that re-activates hooks")
     SYNC_ERRORS_SECONDS: Number = Field(300.0, description="period of the collection of Ometria's errors")
+    SYNC_ROLLING_HOURS: Number = Field(
+        6.0, description="the rolling resync refetches every product at least this often (hours)"
+    )
+    SYNC_ROLLING_SHARE: Number = Field(
+        0.2, description="share of the BigCommerce quota left after the reserve the rolling resync may use"
+    )
     BCSYNC_QUEUE: Text = Field("bcsync", description="Celery queue name")
     BCSYNC_VAR_DIR: Text = Field(
         "var", description="where local state lives (SQLite default, embedded broker)"
@@ -419,6 +427,8 @@ def load_settings() -> Settings:
         reconcile_seconds=env.SYNC_RECONCILE_SECONDS,
         hooks_check_seconds=env.SYNC_HOOKS_CHECK_SECONDS,
         errors_seconds=env.SYNC_ERRORS_SECONDS,
+        rolling_hours=env.SYNC_ROLLING_HOURS,
+        rolling_share=env.SYNC_ROLLING_SHARE,
         sandbox=sandbox,
         var_dir=var_dir,
         public_url=env.PUBLIC_URL,

@@ -139,6 +139,7 @@ class BigCommerceClient:
         *,
         date_modified_min: str | None = None,
         category_id: int | None = None,
+        id_min: int | None = None,
         include: str = PRODUCT_INCLUDE,
         include_fields: str | None = None,
         page_size: int = MAX_PAGE,
@@ -159,6 +160,8 @@ class BigCommerceClient:
             params["date_modified:min"] = date_modified_min
         if category_id is not None:
             params["categories:in"] = int(category_id)
+        if id_min is not None:
+            params["id:min"] = int(id_min)
         yield from self._pages("/v3/catalog/products", params, page_size)
 
     def category_tree(self) -> CategoryTree:

@@ -140,3 +140,16 @@ class VariantProduct(Base):
     store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     product_id: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RollingResync(Base):
+    """Where a store's rolling resync is: the last product id of the lap so far, when the lap began
+    and how many products it has done, and the calls spent in the current hour."""
+
+    __tablename__ = "rolling_resync"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    lap_started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    hour_started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hour_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from workers.store.engine import insert_for as _insert
-from workers.store.models import ProductMetafield, VariantProduct
+from workers.store.models import Ledger, ProductMetafield, RateBudget, RollingResync, VariantProduct
 
 CHUNK = 500
 
@@ -128,3 +128,36 @@ def replace_all_metafields(session: Session, store_hash: str, metafields: Iterab
     rows = _rows(store_hash, metafields)
     for start in range(0, len(rows), CHUNK):
         session.execute(_insert(session)(ProductMetafield), rows[start : start + CHUNK])
+
+
+# --- the rolling resync ---------------------------------------------------------------------------
+
+ROLLING_FIELDS = ("cursor", "lap_started_at", "done", "hour_started_at", "hour_calls")
+
+
+def rolling_state(session: Session, store_hash: str) -> dict[str, float]:
+    row = session.get(RollingResync, store_hash)
+    if row is None:
+        return {"cursor": 0, "lap_started_at": 0.0, "done": 0, "hour_started_at": 0.0, "hour_calls": 0}
+    return {name: getattr(row, name) for name in ROLLING_FIELDS}
+
+
+def save_rolling_state(session: Session, store_hash: str, state: Mapping[str, float]) -> None:
+    row = session.get(RollingResync, store_hash)
+    if row is None:
+        row = RollingResync(store_hash=store_hash)
+        session.add(row)
+    for name in ROLLING_FIELDS:
+        setattr(row, name, state[name])
+
+
+def parents_known(session: Session, store_hash: str) -> int:
+    """Products with a record in Ometria (the ledger): the rolling resync's estimate of the catalogue."""
+    query = select(func.count(func.distinct(Ledger.product_id))).where(Ledger.store_hash == store_hash)
+    return int(session.scalar(query) or 0)
+
+
+def bigcommerce_quota(session: Session, store_hash: str) -> int:
+    """The store's BigCommerce quota per window as its headers last said (150 until known)."""
+    row = session.get(RateBudget, (store_hash, "bigcommerce"))
+    return int(row.quota) if row is not None and row.quota else 150

@@ -14,7 +14,7 @@ from workers.settings import Settings, StoreConfig
 from workers.store import storefronts as sf_table
 from workers.store.engine import session_scope
 from workers.store.flushes import FlushStore
-from workers.sync import batch, categories, plan, push, resync, storefronts, sweep
+from workers.sync import batch, categories, plan, push, resync, rolling, storefronts, sweep
 from workers.sync.batch import FlushReport
 from workers.sync.resync import ResyncReport
 
@@ -146,6 +146,10 @@ class Syncer:
     ) -> ResyncReport:
         """Stream the whole catalogue and push only what changed: see `workers.sync.resync`."""
         return resync.resync_all(self, dry_run=dry_run, progress=progress)
+
+    def rolling_step(self, now: float | None = None) -> rolling.RollingReport:
+        """One tick of the rolling resync: see `workers.sync.rolling`."""
+        return rolling.rolling_step(self, now)
 
     def sweep_modified(self, overlap: float = 120.0) -> int:
         """Mark dirty what the store modified since the last sweep: see `workers.sync.sweep`."""
