@@ -478,6 +478,19 @@ def storefronts_rows(r: dict[str, Any]) -> list[Row]:
                 _verdict(storm["ometria_requests"] <= 1.1 * storm["ometria_minimum"]),
             ),
         ]
+    rolling = (storm or {}).get("rolling")
+    if rolling:
+        rows.append(
+            (
+                name,
+                f"rolling resync ({rolling['hours']:g} h lap): share of the Standard quota over an hour",
+                f"{100 * rolling['share_of_standard']:.2f} %",
+                f"{rolling['calls']} calls, {rolling['products']:,} products; "
+                f"100,000 products: {100 * rolling['share_100k']:.2f} %",
+                "<= 20 %",
+                _verdict(rolling["share_of_standard"] <= 0.2 and rolling["share_100k"] <= 0.2),
+            )
+        )
     return rows
 
 

@@ -84,6 +84,34 @@ def run(quick: bool = False) -> dict[str, Any]:
     }
 
 
+def rolling_hour(syncer: Any, client: Any) -> dict[str, Any]:
+    """An hour of the rolling resync (a tick a minute, the clock simulated), SYNC_ROLLING_HOURS=6: its
+    BigCommerce calls as a share of the Standard quota left after the reserve (150 - 10 per 30 s), and
+    the same share for a 100,000-product catalogue (ceil(100,000/250) pages a lap)."""
+    from workers.sync.rolling import hourly_allowance
+
+    client.reset_counters()
+    start, calls, products = 5_000_000.0, 0, 0
+    for minute in range(61):
+        report = syncer.rolling_step(now=start + 60 * minute)
+        calls, products = calls + report.calls, products + report.products
+    measured = sum(sum(v.values()) for v in client.counters().get("calls", {}).values())
+    standard = (150 - 10) * 120
+    from workers.sync.storefronts import price_lists_in_use
+
+    lists = len(price_lists_in_use(syncer.context()))
+    per_lap_100k = math.ceil(100_000 / 250) * (1 + lists)
+    return {
+        "hours": syncer.settings.rolling_hours,
+        "products": products,
+        "calls": calls,
+        "calls_seen_by_sandbox": measured,
+        "share_of_standard": calls / standard,
+        "share_100k": per_lap_100k / syncer.settings.rolling_hours / standard,
+        "allowance": hourly_allowance(150, 10, syncer.settings.rolling_share),
+    }
+
+
 LOOKUP_PREFIXES = ("/catalog/trees", "/catalog/categories", "/catalog/brands", "/channels", "/store")
 
 
@@ -172,6 +200,7 @@ def storm(quick: bool = False) -> dict[str, Any]:
         counters = client.counters()
         om_after = client.ometria_stats()
         after = client.records()
+        rolling = rolling_hour(syncer, client)
     calls = lookups = 0
     for key, per_status in counters.get("calls", {}).items():
         n = sum(per_status.values())
@@ -199,6 +228,7 @@ def storm(quick: bool = False) -> dict[str, Any]:
         "ometria_minimum": math.ceil(changed / 100),
         "seconds": round(seconds, 1),
         "calls_by_endpoint": counters.get("calls", {}),
+        "rolling": rolling,
     }
     say(
         f"storefronts storm: {changed_products:,} products, {len(events):,} callbacks; "
