@@ -31,15 +31,25 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
+from pydantic_core import PydanticCustomError
 
+from workers.domain import scopes
 from workers.store.storage import CATEGORY, METAFIELD, PRICE_LIST, PRODUCT, TREE, VARIANT
-from workers.sync.hooks import CHANNEL_SCOPES
-from workers.sync.hooks import HANDLED_SCOPES as HOOK_SCOPES
 
 MAX_ID = 2**63
 STORE_HASH_PATTERN = r"^stores/[A-Za-z0-9_-]{1,64}$"
 
 PositiveId = Annotated[int, Field(strict=True, gt=0, lt=MAX_ID)]
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:  # refused as any other non-integer would be
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# An id that may be absent (None then) but, when present, is a PositiveId: null is refused.
+OptionalId = Annotated[PositiveId | None, BeforeValidator(_not_null)]
 
 
 class CallbackError(ValueError):
@@ -61,7 +71,7 @@ class Envelope(BaseModel):
 class _ProductRef(BaseModel):
     model_config = ConfigDict(extra="allow")
     product_id: PositiveId
-    variant_id: PositiveId = Field(default=None)  # may be absent; when present (even null) it is checked
+    variant_id: OptionalId = None
 
 
 class _ProductData(BaseModel):
@@ -72,7 +82,7 @@ class _ProductData(BaseModel):
 
 class _SkuData(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: PositiveId = Field(default=None)  # the sku's own id: may be absent, checked when present
+    id: OptionalId = None  # the sku's own id
     sku: _ProductRef | None = None
     inventory: _ProductRef | None = None
 
@@ -90,7 +100,7 @@ class _ChannelProductData(BaseModel):
 class _ChannelCategoryData(BaseModel):
     model_config = ConfigDict(extra="allow")
     category_id: PositiveId
-    tree_id: PositiveId = Field(default=None)
+    tree_id: OptionalId = None
 
 
 class _TreeData(BaseModel):
@@ -100,7 +110,7 @@ class _TreeData(BaseModel):
 
 class _PriceRecordData(BaseModel):
     model_config = ConfigDict(extra="allow")
-    price_list_id: PositiveId = Field(default=None)
+    price_list_id: OptionalId = None
     variant_id: PositiveId
 
 
@@ -162,22 +172,10 @@ def _category_ids(data: _CategoryData) -> tuple[int, ...]:
     return (data.id,)
 
 
-# the scopes workers.sync.hooks registers (the one source), and the per-channel ones for any channel
-HANDLED_SCOPES: frozenset[str] = frozenset(HOOK_SCOPES)
-LIST_DATA_SCOPES: frozenset[str] = frozenset(
-    s for s in HOOK_SCOPES if s.startswith("store/priceList/records/")
-)
-_CHANNEL_SUFFIXES: dict[str, str] = {t.split("{channel_id}/", 1)[1]: t for t in CHANNEL_SCOPES}
-
-
-def channel_scope(scope: str) -> str | None:
-    """`store/channel/<id>/<suffix>` of a handled per-channel scope -> its suffix, else None."""
-    if not scope.startswith("store/channel/"):
-        return None
-    channel, _, suffix = scope[len("store/channel/") :].partition("/")
-    if not channel.isascii() or not channel.isdigit() or channel.startswith("0") or len(channel) > 18:
-        return None
-    return suffix if suffix in _CHANNEL_SUFFIXES else None
+# The same list `bcsync hooks register` registers (workers.domain.scopes), per-channel ones for any channel.
+HANDLED_SCOPES: frozenset[str] = frozenset(scopes.HANDLED_SCOPES)
+LIST_DATA_SCOPES: frozenset[str] = frozenset(scopes.LIST_DATA_SCOPES)
+channel_scope = scopes.channel_scope
 
 
 def is_handled(scope: str) -> bool:

@@ -60,11 +60,15 @@ from workers.store.models import (
     PRODUCT,
     TREE,
     VARIANT,
+    AlertOutbox,
     Base,
     BeatRun,
+    CleanString,
+    CleanText,
     Dirty,
     FailedTask,
     Heartbeat,
+    Incident,
     Ledger,
     RateBudget,
     SeenWebhook,
@@ -80,9 +84,12 @@ from workers.store.state import (
     record_heartbeat,
     remember_webhook,
     store_state,
+    webhook_digest,
 )
 
 __all__ = [
+    "AlertOutbox",
+    "Incident",
     "CATEGORY",
     "METAFIELD",
     "PRICE_LIST",
@@ -97,6 +104,8 @@ __all__ = [
     "WEBHOOK_INSERT",
     "Base",
     "BeatRun",
+    "CleanString",
+    "CleanText",
     "Dirty",
     "FailedTask",
     "Heartbeat",
@@ -144,4 +153,5 @@ __all__ = [
     "session_scope",
     "store_state",
     "stores_with_work",
+    "webhook_digest",
 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workers.clients.bigcommerce import BigCommerceClient
+from workers.domain import scopes
 from workers.settings import ConfigError, StoreConfig
 
 log = logging.getLogger(__name__)
@@ -20,55 +21,11 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/bigcommerce"
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 — a header name, not a secret
 
-HANDLED_SCOPES: tuple[str, ...] = (
-    "store/product/created",
-    "store/product/updated",
-    "store/product/deleted",
-    "store/product/inventory/updated",
-    "store/product/inventory/order/updated",
-    "store/sku/created",
-    "store/sku/updated",
-    "store/sku/deleted",
-    "store/sku/inventory/updated",
-    "store/sku/inventory/order/updated",
-    "store/category/created",
-    "store/category/updated",
-    "store/category/deleted",
-    # storefronts (issue 12): changes that fire no product callback
-    "store/priceList/activated",
-    "store/priceList/deactivated",
-    "store/priceList/deleted",
-    "store/priceLists/deleted",
-    "store/priceList/record/created",
-    "store/priceList/record/updated",
-    "store/priceList/record/deleted",
-    "store/priceList/records/created",
-    "store/priceList/records/updated",
-    "store/priceList/records/deleted",
-    "store/priceList/assignment/updated",
-    "store/priceList/assignment/deleted",
-    "store/product/metafield/created",
-    "store/product/metafield/updated",
-    "store/product/metafield/deleted",
-)
-# per configured channel (`scopes_for`); the receiver handles them for any channel id
-CHANNEL_SCOPES: tuple[str, ...] = (
-    "store/channel/{channel_id}/product/assigned",
-    "store/channel/{channel_id}/product/unassigned",
-    "store/channel/{channel_id}/category/created",
-    "store/channel/{channel_id}/category/updated",
-    "store/channel/{channel_id}/category/deleted",
-    "store/channel/{channel_id}/category/product/assigned",
-    "store/channel/{channel_id}/category/product/unassigned",
-    "store/channel/{channel_id}/categoryTree/updated",
-)
-
 
 def scopes_for(store: StoreConfig | None = None) -> tuple[str, ...]:
     """Every scope a store's hooks subscribe to: HANDLED_SCOPES, then the channel scopes of each of
     its configured channels (channel 1 alone without a store)."""
-    channels = store.channel_ids if store is not None else (1,)
-    return HANDLED_SCOPES + tuple(t.format(channel_id=c) for c in channels for t in CHANNEL_SCOPES)
+    return scopes.scopes_for(store.channel_ids if store is not None else (1,))
 
 
 @dataclass(frozen=True)
