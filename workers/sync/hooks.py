@@ -14,6 +14,7 @@ from typing import Any
 
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain import scopes
+from workers.domain.scopes import HANDLED_SCOPES  # noqa: F401 — re-exported: the scopes registered
 from workers.settings import ConfigError, StoreConfig
 
 log = logging.getLogger(__name__)

@@ -4,14 +4,14 @@ product each variant belongs to (a price-list callback names a variant), and whe
 rolling resync is
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0007"  # given as 0005; chained after main's 0006, 0007 (merged into this branch)
 branch_labels = None
 depends_on = None
 
