@@ -132,6 +132,8 @@ def deactivation(record_id: str) -> dict[str, Any]:
 
 
 Prices = Mapping[tuple[int, int, str], tuple[Any, Any]]
+# an option variant, once: (record id, variant, variant id, catalogue price, catalogue sale, options)
+_Row = tuple[str, dict[str, Any], int, float | None, float | None, list[dict[str, Any]]]
 _NO_PRICES: Prices = {}
 _NO_METAFIELDS: Mapping[str, str] = {}
 
@@ -172,7 +174,7 @@ def map_product(
         in_stock = True
 
     # option variants, once: (record id, variant, variant id, catalogue price, catalogue sale, options)
-    rows: list[tuple[str, dict, int, float | None, float | None, list[dict]]] = []
+    rows: list[_Row] = []
     seen: set[str] = set()
     base_variant_id: int | None = None
     for variant in variants:
@@ -344,7 +346,7 @@ def _parent_price(
     price: float | None,
     sale: float | None,
     base_variant_id: int | None,
-    rows: list[tuple[str, dict, int, float | None, float | None, list[dict]]],
+    rows: list[_Row],
     prices: Prices,
 ) -> tuple[float | None, float | None]:
     if not rows:
@@ -441,7 +443,7 @@ def _category_ids(product: Mapping[str, Any], ctx: MappingContext) -> list[int]:
     ids = {_int_id(c) for c in _list(product.get("categories"))}
     ids.discard(None)
     if ctx.categories is not None:
-        ids &= ctx.categories  # type: ignore[operator]
+        ids &= ctx.categories
     return sorted(ids)  # type: ignore[arg-type]
 
 

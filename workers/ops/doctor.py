@@ -169,6 +169,10 @@ def check_broker(settings: Settings) -> list[Check]:
     return [Check("broker", OK, f"{safe_broker_url(url)} reachable")]
 
 
+def _site_check(bc: BigCommerceClient, channel: int) -> Callable[[], str]:
+    return lambda: f"channel {channel} site is {bc.site_url(channel)}"
+
+
 def storefront_scope_checks(bc: BigCommerceClient, store: StoreConfig) -> list[Check]:
     """One call each for the scopes the storefront features read (issue 12); a 403 names the scope
     to add to the store-level API account (BigCommerceClient's hints)."""
@@ -221,13 +225,7 @@ def check_bigcommerce(store: StoreConfig, destination: str | None = None) -> lis
     hooks_check = _attempt("scope: webhooks", sh, list_hooks)
     out.append(hooks_check)
     for channel in store.channel_ids:
-        out.append(
-            _attempt(
-                "scope: channels/sites",
-                sh,
-                lambda c=channel: f"channel {c} site is {bc.site_url(c)}",
-            )
-        )
+        out.append(_attempt("scope: channels/sites", sh, _site_check(bc, channel)))
     out += storefront_scope_checks(bc, store)
     if hooks_check.status != OK:
         out.append(Check("hooks", FAIL, "cannot list hooks (see above)", sh))

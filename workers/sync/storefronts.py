@@ -67,8 +67,8 @@ def fetch_lookups(bc: BigCommerceClient, store: StoreConfig, tree: CategoryTree,
         for row in bc.currencies():
             code = str(row.get("currency_code") or "").upper()
             try:
-                rates[code] = (float(row.get("currency_exchange_rate")), int(row.get("decimal_places", 2)))
-            except (TypeError, ValueError):
+                rates[code] = (float(row["currency_exchange_rate"]), int(row.get("decimal_places", 2)))
+            except (KeyError, TypeError, ValueError):
                 continue
     for ch in channels:
         pl = anonymous.get(ch["id"])

@@ -72,6 +72,7 @@ class Syncer:
             cached_at = now
             self.rows.save_lookups(cached, cached_at)
         if self._ctx is None or cached_at != self._ctx_at:
+            assert cached is not None  # fetched above when there was none
             self._ctx = storefronts.build_context(cached, self.store)
             self._lookups = dict(cached)
             self._children = {int(k): [int(c) for c in v] for k, v in cached["children"].items()}
