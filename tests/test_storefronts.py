@@ -386,3 +386,40 @@ def test_each_store_of_a_stores_file_has_its_own_channels(
     assert stores["storea"].channel_ids == (1, 2) and stores["storea"].store_id_for(2) == "fr.example"
     assert stores["storea"].metafield_namespaces == ("ometria",)
     assert stores["storeb"].channel_ids == (1,) and stores["storeb"].store_id_for(1) == ""
+
+
+def test_bigcommerces_documented_storefront_payloads_pass_the_receivers_checks() -> None:
+    """Every example payload of BigCommerce's webhook docs whose scope we handle is read, and names
+    what we mark dirty (the docs' `// comments` stripped, their `stores/{store_hash}` filled in)."""
+    import json
+    import re
+
+    from consumer.webhooks.callbacks import is_handled
+    from tests.reference import require_reference
+
+    folder = require_reference("bigcommerce", "docs")
+    seen: dict[str, Any] = {}
+    for path in sorted(folder.glob("webhook-events*.mdx")):
+        for block in re.findall(r"```json[^\n]*\n(.*?)```", path.read_text(), flags=re.S):
+            text = re.sub(r"//[^\n]*", "", block).replace("stores/{store_hash}", "stores/abc")
+            text = re.sub(r",(\s*[}\]])", r"\1", text)  # trailing commas the comments left
+            try:
+                body = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and is_handled(str(body.get("scope"))):
+                seen[body["scope"]] = change(body["scope"], body["data"])
+    storefront = {
+        s: c for s, c in seen.items() if not s.startswith(("store/product/", "store/sku/", "store/category/"))
+    }
+    want = {
+        "store/channel/1/product/assigned": ("product", (127,)),
+        "store/channel/1/category/created": ("category", (35,)),
+        "store/channel/1/categoryTree/updated": ("tree", (1,)),
+        "store/priceLists/deleted": ("pricelist", (5,)),
+        "store/priceList/record/created": ("variant", (179,)),
+        "store/priceList/records/created": ("variant", (179, 180)),
+        "store/priceList/assignment/updated": ("pricelist", (2,)),
+    }
+    assert want.items() <= storefront.items()
+    assert all(c is not None for c in storefront.values()), storefront
