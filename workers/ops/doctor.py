@@ -194,10 +194,19 @@ def storefront_scope_checks(bc: BigCommerceClient, store: StoreConfig) -> list[C
         page = next(iter(bc.product_metafields(list(store.metafield_namespaces))), [])
         return f"GET /v3/catalog/products/metafields answered ({len(page)} on the first page)"
 
+    # one channel: the sync works without these (a lookup it may not read counts as none), so a
+    # missing scope is a warning; several channels need them
+    needed = len(channels) > 1
     out = [
         _attempt("scope: category trees", sh, trees),
         _attempt("scope: currencies", sh, currencies),
         _attempt("scope: price lists", sh, price_lists),
+    ]
+    out = [
+        c
+        if needed or c.status == OK
+        else Check(c.name, WARN, c.detail + " (needed for several channels)", sh)
+        for c in out
     ]
     if store.metafield_namespaces:
         out.append(_attempt("scope: metafields", sh, metafields))
