@@ -40,6 +40,7 @@ def wake(env: Env, store_hash: str) -> bool:
 def flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), categories: int = 0) -> bool:
     """Flush the store's dirty rows in this process, printing each batch and what was pushed.
     Returns False when a batch failed (its rows stay dirty for the worker to retry)."""
+    from workers.ops.observability import record_flush
     from workers.sync.flush import drain
 
     syncer = env.syncer(store)
@@ -54,7 +55,15 @@ def flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), ca
         syncer.expand_categories()
     ok = True
     batches = 0
+    batch_started = time.monotonic()
     for report in drain(syncer, started + FLUSH_DEADLINE):
+        record_flush(
+            sh,
+            ok=report.error is None,
+            products=report.claimed,
+            records=report.pushed,
+            seconds=time.monotonic() - batch_started,
+        )
         batches += 1
         line = (
             f"batch {batches}: {report.claimed} claimed, {report.fetched} fetched, {report.gone} gone, "
@@ -67,6 +76,7 @@ def flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), ca
             ok = False
             retry = f"; retry in {report.retry_in:.0f}s by the worker" if report.retry_in else ""
             env.err.print(f"[red]flush failed: {escape(report.error)}{retry}[/red]")
+        batch_started = time.monotonic()
     if not batches:
         env.out.print("nothing to flush")
     with session_scope(db) as s:

@@ -151,6 +151,16 @@ class RateBudget(Base):
     slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
 
 
+class MetricTotal(Base):
+    """A worker-side counter's total since the database was created (workers.domain.tally): each
+    process adds its increments after each task, so the sum over every host only ever grows."""
+
+    __tablename__ = "metric_totals"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # sample name (…_total, …_bucket)
+    labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # JSON of sorted [name, value] pairs
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 # --- engine and sessions -------------------------------------------------------------------
 
 

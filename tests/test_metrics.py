@@ -1,0 +1,310 @@
+"""GET /metrics adds up (issue 10) and is not public (issue 14).
+
+- A storm through the production web shape (`python infra/web.py`: nginx in front of 2 single-process
+  gunicorns) and 2 Celery worker processes: every counter /metrics shows equals what the sandbox
+  counted (callbacks delivered, BigCommerce calls and 429s, Ometria requests and records), and two
+  scrapes a second apart while idle agree on every counter.
+- METRICS_TOKEN set: a bearer token or 401. Unset: loopback clients only, judged by the address nginx
+  passes (a request through nginx from another address is refused although nginx itself is local).
+- Worker-side counts survive a database outage: kept, then saved once.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from consumer import create_app
+from sandbox.server import start_sandbox
+from tests import deploy
+from tests.harness import Stack, service_env, wait_until
+from tests.services import fresh_pg_database, redis_url
+from tests.test_health import _settings
+from workers.domain.tally import TALLY
+from workers.ops.observability import persist_tally, record_flush
+from workers.store import storage
+from workers.store.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "metrics-token-0123456789abcdef0123456789"  # noqa: S105 — a test credential
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse(text: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    return sum(
+        value
+        for (sample, sample_labels), value in samples.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
+
+
+def counters_only(samples: Samples) -> Samples:
+    """Counter and histogram samples (what must never move while idle); gauges may."""
+    return {
+        key: value
+        for key, value in samples.items()
+        if key[0].endswith(("_total", "_bucket", "_count", "_sum")) and not key[0].endswith("_created")
+    }
+
+
+# --- who may read it ---------------------------------------------------------------------------
+
+
+def test_metrics_needs_the_token_when_one_is_set(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    client = create_app(replace(_settings(tmp_path), metrics_token=TOKEN)).test_client()
+    assert client.get("/metrics").status_code == 401
+    refused = client.get("/metrics", headers={"Authorization": "Bearer wrong-token"})
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert TOKEN not in refused.get_data(as_text=True)
+    assert client.get("/metrics", headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
+    # the token is no loopback exemption's business: local clients need it too
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 401
+    ok = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and "bcsync_webhooks" in ok.get_data(as_text=True)
+
+
+def test_metrics_without_a_token_is_for_loopback_clients_only(tmp_path: Path) -> None:
+    client = create_app(_settings(tmp_path)).test_client()
+
+    def status(peer: str, **headers: str) -> int:
+        return client.get("/metrics", headers=headers, environ_base={"REMOTE_ADDR": peer}).status_code
+
+    assert status("127.0.0.1") == 200
+    assert status("::1") == 200
+    assert status("203.0.113.7") == 403
+    assert status("10.0.0.8") == 403
+    # through the local nginx: the client's address is the one nginx passes
+    assert status("127.0.0.1", **{"X-Real-IP": "203.0.113.7"}) == 403
+    assert status("127.0.0.1", **{"X-Real-IP": "127.0.0.1"}) == 200
+    # a remote client cannot claim to be local
+    assert status("203.0.113.7", **{"X-Real-IP": "127.0.0.1"}) == 403
+
+
+def _other_local_address() -> str | None:
+    """An IPv4 address of this machine that is not loopback (connecting to it is not from 127.0.0.1)."""
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family == socket.AF_INET and not address.address.startswith("127."):
+                return str(address.address)
+    return None
+
+
+def _spawn_web(stack: Stack, concurrency: int = 2) -> None:
+    stack.env.update({"PORT": str(stack.port), "WEB_CONCURRENCY": str(concurrency)})
+    stack._spawn("web", [sys.executable, str(REPO / "infra" / "web.py")])
+
+    def ready() -> bool:
+        if stack.procs["web"].poll() is not None:
+            raise AssertionError(f"infra/web.py exited:\n{stack.logs('web')[-3000:]}")
+        try:
+            return requests.get(f"{stack.web_url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(ready, 90, interval=0.5, what="infra/web.py to answer /healthz")
+
+
+def test_through_nginx_metrics_are_refused_to_a_non_loopback_client(tmp_path: Path) -> None:
+    deploy.need_nginx()
+    other = _other_local_address()
+    if other is None:
+        pytest.skip("this machine has no IPv4 address besides loopback")
+    with ExitStack() as stack_ctx:
+        env = service_env(
+            bc_url="http://127.0.0.1:9",
+            ometria_url="http://127.0.0.1:9",
+            db_url=f"sqlite:///{tmp_path / 'bcsync.db'}",
+            broker_url="filesystem://",
+            var_dir=tmp_path,
+        )
+        env.pop("METRICS_TOKEN", None)
+        stack = Stack(env=env, var_dir=tmp_path)
+        stack_ctx.callback(stack.stop)
+        _spawn_web(stack, concurrency=1)
+        assert requests.get(f"{stack.web_url}/metrics", timeout=5).status_code == 200  # from 127.0.0.1
+        status, body, _ = _request_from(other, stack.port)
+        assert status == 403, body
+        assert b"bcsync_webhooks" not in body
+
+
+def _request_from(address: str, port: int) -> tuple[int, bytes, float]:
+    started = time.monotonic()
+    with socket.create_connection((address, port), timeout=5, source_address=(address, 0)) as sock:
+        sock.sendall(deploy.get_request("/metrics"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body, time.monotonic() - started
+
+
+# --- worker-side counts --------------------------------------------------------------------------
+
+
+def test_worker_counts_wait_out_a_database_outage_and_are_saved_once(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    upgrade(settings.database_url)
+    TALLY.drain()  # whatever earlier tests in this process counted
+    record_flush("healthstore", ok=True, products=7, records=12, seconds=0.3)
+    TALLY.request("bigcommerce", "healthstore", 200)
+    TALLY.request("bigcommerce", "healthstore", 429)
+    assert persist_tally("postgresql+psycopg://nobody:pw@127.0.0.1:1/nowhere") is False
+    assert persist_tally(settings.database_url) is True
+    assert persist_tally(settings.database_url) is True  # nothing left: nothing added twice
+    samples = parse(create_app(settings).test_client().get("/metrics").get_data(as_text=True))
+    assert total(samples, "bcsync_flushes_total", store="healthstore", outcome="ok") == 1
+    assert total(samples, "bcsync_flush_products_total", store="healthstore") == 7
+    assert total(samples, "bcsync_flush_records_total", store="healthstore") == 12
+    assert total(samples, "bcsync_flush_seconds_count", store="healthstore") == 1
+    assert total(samples, "bcsync_flush_seconds_bucket", store="healthstore", le="0.5") == 1
+    assert total(samples, "bcsync_flush_seconds_bucket", store="healthstore", le="0.25") == 0
+    assert total(samples, "bcsync_bigcommerce_requests_total", store="healthstore") == 2
+    assert total(samples, "bcsync_bigcommerce_requests_total", store="healthstore", status="429") == 1
+    assert total(samples, "bcsync_failed_tasks", store="healthstore") == 0
+
+
+# --- the storm -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> Iterator[tuple[Stack, object]]:
+    deploy.need_nginx()
+    with ExitStack() as stack_ctx:
+        sb = start_sandbox(products=300, seed=5, plan="standard")
+        stack_ctx.callback(sb.stop)
+        db = stack_ctx.enter_context(fresh_pg_database())
+        env = service_env(
+            bc_url=sb.bc_url,
+            ometria_url=sb.ometria_url,
+            db_url=db,
+            broker_url=redis_url(),
+            var_dir=tmp_path,
+            queue=f"bcsync-{uuid.uuid4().hex[:8]}",
+            METRICS_TOKEN=TOKEN,
+        )
+        stack = Stack(env=env, var_dir=tmp_path)
+        stack_ctx.callback(stack.stop)
+        _spawn_web(stack, concurrency=2)
+        stack.start_worker("worker1", concurrency=1)
+        stack.start_worker("worker2", concurrency=1)
+        sb.register_hooks(stack.hook_url)
+        yield stack, sb
+
+
+def scrape(stack: Stack) -> Samples:
+    response = requests.get(
+        f"{stack.web_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text[:500]
+    return parse(response.text)
+
+
+def test_after_a_storm_every_counter_equals_what_the_sandbox_counted(deployed) -> None:  # type: ignore[no-untyped-def]
+    stack, sb = deployed
+    client = sb.client()
+    assert requests.get(f"{stack.web_url}/metrics", timeout=5).status_code == 401  # through nginx, no token
+    masters = [
+        p for p in psutil.Process(stack.procs["web"].pid).children() if "gunicorn" in " ".join(p.cmdline())
+    ]
+    assert len(masters) == 2
+
+    fired = client.storm(callbacks=800, products=200, seed=3)
+    assert fired["callbacks"] == 800
+    db = stack.env["DATABASE_URL"]
+
+    def quiet() -> bool:
+        if not client.wait_deliveries(timeout=5).get("idle"):
+            return False
+        with storage.session_scope(db) as s:
+            return not storage.dirty_counts(s)
+
+    wait_until(quiet, 180, interval=1, what="the storm to be delivered and flushed")
+
+    def compare() -> list[str]:
+        samples = scrape(stack)
+        deliveries, bc, om_calls, om = (
+            client.deliveries(),
+            client.counters(),
+            client.ometria_counters(),
+            client.ometria_stats(),
+        )
+        pairs = {
+            "callbacks answered": (total(samples, "bcsync_webhooks_total"), deliveries["attempts"]),
+            "callbacks accepted": (
+                sum(
+                    total(samples, "bcsync_webhooks_total", outcome=o)
+                    for o in ("recorded", "replayed", "ignored")
+                ),
+                deliveries["delivered"],
+            ),
+            "BigCommerce calls": (total(samples, "bcsync_bigcommerce_requests_total"), bc["total"]),
+            "BigCommerce 429s": (
+                total(samples, "bcsync_bigcommerce_requests_total", status="429"),
+                bc["by_status"].get("429", 0),
+            ),
+            "Ometria requests": (total(samples, "bcsync_ometria_requests_total"), om_calls["total"]),
+            "Ometria records accepted": (
+                total(samples, "bcsync_ometria_records_total", outcome="accepted"),
+                om["accepted"],
+            ),
+            "Ometria records rejected": (
+                total(samples, "bcsync_ometria_records_total", outcome="rejected"),
+                om["rejected"],
+            ),
+            "records pushed by flushes": (
+                total(samples, "bcsync_flush_records_total"),
+                om["records_received"],
+            ),
+        }
+        return [
+            f"{what}: /metrics {mine:g}, sandbox {theirs:g}"
+            for what, (mine, theirs) in pairs.items()
+            if mine != theirs
+        ]
+
+    try:
+        wait_until(lambda: not compare(), 30, interval=1, what="/metrics to equal the sandbox's counts")
+    except AssertionError:
+        pytest.fail(
+            "\n".join(compare())
+            + f"\n--- worker1 ---\n{stack.logs('worker1')[-2500:]}\n--- web ---\n{stack.logs('web')[-1500:]}"
+        )
+    samples = scrape(stack)
+    assert total(samples, "bcsync_webhooks_total") >= 800
+    assert total(samples, "bcsync_bigcommerce_requests_total") > 0
+    assert total(samples, "bcsync_ometria_records_total", outcome="accepted") > 0
+    flushes = total(samples, "bcsync_flushes_total")
+    assert flushes > 0 and total(samples, "bcsync_flush_seconds_count") == flushes
+    assert total(samples, "bcsync_flush_products_total") >= fired["products"]
+    assert total(samples, "bcsync_webhook_ack_seconds_count") == total(samples, "bcsync_webhooks_total")
+    assert ("bcsync_bigcommerce_quota_remaining", (("store", "sandbox1"),)) in samples
+    assert total(samples, "bcsync_failed_tasks", store="sandbox1") == 0
+
+    # idle: two scrapes a second apart agree on every counter, whichever gunicorn answers each
+    first = counters_only(scrape(stack))
+    time.sleep(1)
+    second = counters_only(scrape(stack))
+    assert first == second, {
+        k: (first.get(k), second.get(k)) for k in set(first) | set(second) if first.get(k) != second.get(k)
+    }
