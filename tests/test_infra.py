@@ -50,9 +50,7 @@ PENDING_METRICS = {
     "bcsync_heartbeat_age_seconds",
     "bcsync_store_paused",
     "bcsync_hooks_inactive",
-    "bcsync_failed_tasks",
     "bcsync_last_push_age_seconds",
-    "bcsync_bigcommerce_quota_remaining",
 }
 
 
@@ -397,6 +395,18 @@ def test_alert_rules_cover_the_incidents_with_known_metrics() -> None:
     )
     assert used >= PENDING_METRICS
     assert {"bcsync_webhooks", "bcsync_webhook_ack_seconds", "bcsync_dirty_rows"} <= used
+
+
+def test_the_scrape_config_sends_the_metrics_token_under_the_alerts_job_name() -> None:
+    scrape = yaml.safe_load((INFRA / "prometheus" / "scrape.yml").read_text())
+    (job,) = scrape["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"]["type"] == "Bearer" and job["authorization"]["credentials_file"]
+    alerts = (INFRA / "prometheus" / "alerts.yml").read_text()
+    assert f'job="{job["job_name"]}"' in alerts
+    assert "METRICS_TOKEN" in code_variables()
+    secret = yaml.safe_load((INFRA / "k8s" / "secret.yaml").read_text())
+    assert "METRICS_TOKEN" in secret["stringData"]  # pods are scraped from another pod: not loopback
 
 
 # --- nginx, from the launcher ------------------------------------------------------------------------
