@@ -28,15 +28,27 @@ from consumer import create_app
 from sandbox.server import start_sandbox
 from tests import deploy
 from tests.harness import Stack, service_env, wait_until
+from tests.receiver import store_config
 from tests.services import fresh_pg_database, redis_url
-from tests.test_health import _settings
 from workers.domain.tally import TALLY
 from workers.ops.observability import persist_tally, record_flush
+from workers.settings import Settings
 from workers.store import storage
 from workers.store.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "metrics-token-0123456789abcdef0123456789"  # noqa: S105 — a test credential
+
+
+def _settings(tmp_path: Path) -> Settings:
+    store = store_config("healthstore")
+    return Settings(
+        stores={store.store_hash: store},
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        broker_url="filesystem://",
+        var_dir=tmp_path / "var",
+    )
+
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
