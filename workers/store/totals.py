@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workers.store.storage import FailedTask, MetricTotal, RateBudget, _insert
+from workers.store.engine import insert_for
+from workers.store.models import FailedTask, MetricTotal, RateBudget
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -26,7 +27,7 @@ def add_totals(session: Session, increments: Mapping[tuple[str, Labels], float])
     """Add each increment to its total, in key order (two workers adding at once lock the rows in
     the same order, so they wait for each other instead of deadlocking)."""
     rows = sorted((name, _encode(labels), value) for (name, labels), value in increments.items() if value)
-    insert = _insert(session)
+    insert = insert_for(session)
     for name, labels, value in rows:
         ins = insert(MetricTotal).values(name=name, labels=labels, value=value)
         session.execute(
