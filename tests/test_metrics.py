@@ -242,3 +242,45 @@ def test_worker_counts_wait_out_a_database_outage_and_are_saved_once(tmp_path: P
     assert total(samples, "bcsync_bigcommerce_requests_total", store="healthstore") == 2
     assert total(samples, "bcsync_bigcommerce_requests_total", store="healthstore", status="429") == 1
     assert total(samples, "bcsync_failed_tasks", store="healthstore") == 0
+
+
+def test_the_sandbox_web_line_sums_its_gunicorn_workers(tmp_path: Path) -> None:
+    """Procfile.sandbox's plain `gunicorn --workers 2` makes its own metrics folder: every scrape,
+    whichever worker answers it, shows the callbacks both workers counted."""
+    with ExitStack() as stack_ctx:
+        env = service_env(
+            bc_url="http://127.0.0.1:9",
+            ometria_url="http://127.0.0.1:9",
+            db_url=f"sqlite:///{tmp_path / 'bcsync.db'}",
+            broker_url="filesystem://",
+            var_dir=tmp_path,
+        )
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        stack = Stack(env=env, var_dir=tmp_path)
+        stack.env["BCSYNC_WEB_PORT"] = str(stack.port)
+        (tmp_path / "tmp").mkdir()
+        stack.env["TMPDIR"] = str(tmp_path / "tmp")
+        stack.env["PATH"] = f"{Path(sys.executable).parent}:{stack.env.get('PATH', '/usr/bin:/bin')}"
+        stack_ctx.callback(stack.stop)
+        line = deploy.procfile(REPO, "Procfile.sandbox")["web"]
+        stack._spawn("web", ["/bin/sh", "-c", line])
+        try:
+            wait_until(lambda: _answers(f"{stack.web_url}/healthz"), 60, what="the sandbox's gunicorn")
+        except AssertionError:
+            pytest.fail(stack.logs("web")[-3000:])
+        url = f"{stack.web_url}/webhooks/bigcommerce"
+        for _ in range(12):  # new connections: the two workers share them
+            assert (
+                requests.post(url, json={}, headers={"X-Webhook-Secret": "wrong"}, timeout=5).status_code
+                == 401
+            )
+        seen = set()
+        for _ in range(8):
+            text = requests.get(f"{stack.web_url}/metrics", timeout=5).text
+            seen.add(total(parse(text), "bcsync_webhooks_total", outcome="unauthorized"))
+        assert seen == {12.0}
+        # the workers count in the one folder their master made (a fresh temporary one)
+        (folder,) = (tmp_path / "tmp").glob("bcsync-metrics-*")
+        assert list(folder.glob("counter_*.db"))
+        stack.stop()
+        wait_until(lambda: not folder.exists(), 10, what="the master to remove its metrics folder")
