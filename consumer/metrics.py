@@ -16,8 +16,9 @@ bcsync_flush_seconds{store}, bcsync_flush_products_total{store}, bcsync_flush_re
 bcsync_bigcommerce_requests_total{store, status}, bcsync_ometria_requests_total{store, status},
 bcsync_ometria_records_total{store, outcome}. Totals only grow: no scrape sees a counter go back.
 
-Read from the database at scrape time: bcsync_dirty_rows{store, entity},
-bcsync_failed_tasks{store}, bcsync_bigcommerce_quota_remaining{store} (and _quota{store}).
+Read from the database at scrape time: bcsync_dirty_rows{store, entity}, and the liveness gauges of
+workers/ops/health_collector.py (heartbeat ages, pauses, hooks, bcsync_failed_tasks{store},
+bcsync_bigcommerce_quota_remaining{store}, …).
 
 Protection: with METRICS_TOKEN set, `Authorization: Bearer <token>` or 401. Unset, only loopback
 clients (judged by the address nginx passes in X-Real-IP when the request comes through it), 403
@@ -29,7 +30,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
@@ -50,9 +50,10 @@ from sqlalchemy.orm import Session
 from consumer.errors import error_response
 from consumer.runtime import current_runtime
 from workers.domain.tally import METRICS
+from workers.ops.health_collector import HealthCollector
 from workers.settings import Settings
 from workers.store.storage import dirty_counts, session_scope
-from workers.store.totals import bigcommerce_quota, failed_counts, read_totals
+from workers.store.totals import read_totals
 
 log = logging.getLogger(__name__)
 
@@ -134,44 +135,18 @@ class WorkerTotalsCollector(DatabaseCollector):
             yield histogram
 
 
-class OperationsCollector(DatabaseCollector):
-    """The failed-list size and the BigCommerce quota the shared budget last saw, per store."""
-
-    def families(self, session: Session) -> Iterator[Metric]:
-        failed = GaugeMetricFamily(
-            "bcsync_failed_tasks", "Entries in the failed list (bcsync failed list)", labels=["store"]
-        )
-        counts = failed_counts(session)
-        for store in sorted(set(counts) | set(self.settings.stores)):
-            failed.add_metric([store], counts.get(store, 0))
-        yield failed
-        remaining = GaugeMetricFamily(
-            "bcsync_bigcommerce_quota_remaining",
-            "BigCommerce API requests left in the current window, as last seen",
-            labels=["store"],
-        )
-        quota = GaugeMetricFamily(
-            "bcsync_bigcommerce_quota", "BigCommerce API requests per window, as last seen", labels=["store"]
-        )
-        for store, (left, whole) in sorted(bigcommerce_quota(session, time.time()).items()):
-            remaining.add_metric([store], left)
-            quota.add_metric([store], whole)
-        yield remaining
-        yield quota
-
-
 # Every collector that reads the database at scrape time, built with the settings. One line each.
 DATABASE_COLLECTORS: list[Callable[[Settings], Collector]] = [
     DirtyRowsCollector,
     WorkerTotalsCollector,
-    OperationsCollector,
+    HealthCollector,  # liveness: workers/ops/health_collector.py (failed list, quota, heartbeats, …)
 ]
 
 
 def _process_registry() -> CollectorRegistry:
     if current_runtime().settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return registry
     return REGISTRY
 

@@ -12,7 +12,7 @@ This module gathers the store's parts under one import path (`from workers.store
   shared rate budget rows;
 - `failures.py`: the failed list (`record_failure` and what ops do with it);
 - `flushes.py`: the transactions `workers.sync` runs, one method each.
-- `totals.py`: what GET /metrics reads (worker-side counter totals, failed-list size, quota seen).
+- `totals.py`: the worker-side counter totals GET /metrics reads.
 Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zone traps.
 """
 
@@ -56,11 +56,13 @@ from workers.store.ledger import (
 from workers.store.models import (
     CATEGORY,
     PRODUCT,
+    AlertOutbox,
     Base,
     BeatRun,
     Dirty,
     FailedTask,
     Heartbeat,
+    Incident,
     Ledger,
     RateBudget,
     SeenWebhook,
@@ -79,6 +81,8 @@ from workers.store.state import (
 )
 
 __all__ = [
+    "AlertOutbox",
+    "Incident",
     "CATEGORY",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",

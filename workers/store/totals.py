@@ -1,16 +1,16 @@
-"""What GET /metrics reads from the database: the worker-side counter totals (`metric_totals`, fed
-by every worker process on every host), the failed-list size and the BigCommerce quota last seen."""
+"""The worker-side counter totals (`metric_totals`): every worker process on every host adds its
+increments after each task; GET /metrics reads them."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.store.engine import insert_for
-from workers.store.models import FailedTask, MetricTotal, RateBudget
+from workers.store.models import MetricTotal
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -41,27 +41,3 @@ def add_totals(session: Session, increments: Mapping[tuple[str, Labels], float])
 def read_totals(session: Session) -> dict[tuple[str, Labels], float]:
     rows = session.execute(select(MetricTotal.name, MetricTotal.labels, MetricTotal.value))
     return {(name, _decode(labels)): float(value) for name, labels, value in rows}
-
-
-def failed_counts(session: Session) -> dict[str, int]:
-    """Entries in the failed list (status failed) per store."""
-    rows = session.execute(
-        select(FailedTask.store_hash, func.count())
-        .where(FailedTask.status == "failed")
-        .group_by(FailedTask.store_hash)
-    )
-    return {store: int(n) for store, n in rows}
-
-
-def bigcommerce_quota(session: Session, now: float) -> dict[str, tuple[int, int]]:
-    """Per store: (requests left in the current window, quota), as the shared budget last saw them
-    (the whole quota once the window it saw has ended)."""
-    rows = session.execute(
-        select(RateBudget.store_hash, RateBudget.left, RateBudget.quota, RateBudget.window_reset_at).where(
-            RateBudget.api == "bigcommerce"
-        )
-    )
-    return {
-        store: (int(left) if reset_at > now else int(quota), int(quota))
-        for store, left, quota, reset_at in rows
-    }
