@@ -174,6 +174,13 @@ def test_after_a_storm_every_counter_equals_what_the_sandbox_counted(deployed) -
     assert ("bcsync_bigcommerce_quota_remaining", (("store", "sandbox1"),)) in samples
     assert total(samples, "bcsync_failed_tasks", store="sandbox1") == 0
 
+    # one family per name (a second TYPE line for a name makes Prometheus reject the whole scrape)
+    text = requests.get(
+        f"{stack.web_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ).text
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types)), sorted(t for t in types if types.count(t) > 1)
+
     # idle: two scrapes a second apart agree on every counter, whichever gunicorn answers each
     first = counters_only(scrape(stack))
     time.sleep(1)
