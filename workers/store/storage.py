@@ -59,6 +59,8 @@ from workers.store.models import (
     AlertOutbox,
     Base,
     BeatRun,
+    CleanString,
+    CleanText,
     Dirty,
     FailedTask,
     Heartbeat,
@@ -78,6 +80,7 @@ from workers.store.state import (
     record_heartbeat,
     remember_webhook,
     store_state,
+    webhook_digest,
 )
 
 __all__ = [
@@ -92,6 +95,8 @@ __all__ = [
     "WEBHOOK_INSERT",
     "Base",
     "BeatRun",
+    "CleanString",
+    "CleanText",
     "Dirty",
     "FailedTask",
     "Heartbeat",
@@ -139,4 +144,5 @@ __all__ = [
     "session_scope",
     "store_state",
     "stores_with_work",
+    "webhook_digest",
 ]
