@@ -32,7 +32,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ADMIN_TOKEN = "browser-admin-token-5e1f0a93"
+ADMIN_TOKEN = "browser-admin-token-5e1f0a93-7b2c4d6e8f"
 STORE = StoreConfig(
     store_hash="shop1",
     access_token="bc-token-browser-1",

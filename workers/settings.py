@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from pydantic import BeforeValidator, Field, ValidationError
@@ -38,6 +39,7 @@ SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
 SANDBOX_OMETRIA_KEY = "sandbox-ometria-key"
 SANDBOX_BC_PORT = 5101
 SANDBOX_OMETRIA_PORT = 5102
+ADMIN_TOKEN_MIN_LENGTH = 32  # characters: a guess must be hopeless even without the throttle
 
 
 class ConfigError(RuntimeError):
@@ -85,7 +87,8 @@ class Settings:
     errors_seconds: float = 300.0  # file Ometria's asynchronous validation errors
     sandbox: bool = False
     var_dir: Path = field(default=VAR_DIR)
-    public_url: str = ""  # this service's https base URL (bcsync hooks register, doctor)
+    public_url: str = ""  # this service's https base URL (bcsync hooks register, doctor, admin redirects)
+    trusted_proxies: int = 0  # reverse proxies in front of the web process whose X-Forwarded-* to believe
     log_level: str = "INFO"
     sentry_environment: str = "production"
     # prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR when it is imported; Settings built in
@@ -126,7 +129,21 @@ def _whole(value: Any) -> Any:
         raise ValueError("not a whole number") from None
 
 
+def _public_url(value: Any) -> Any:
+    """Empty, or an http(s) URL with a host and no query or fragment; kept without a trailing slash."""
+    text = _text(value)
+    if not text:
+        return ""
+    if not isinstance(text, str):
+        raise ValueError("not a URL")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("must be an http(s) URL such as https://sync.example.com")
+    return text.rstrip("/")
+
+
 Text = Annotated[str, BeforeValidator(_text)]
+PublicUrl = Annotated[str, BeforeValidator(_public_url)]
 Number = Annotated[float, BeforeValidator(_number)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 
@@ -165,7 +182,16 @@ class Environment(BaseSettings):
     SENTRY_DSN: Text = Field("", description="error reporting (secrets scrubbed)")
     SENTRY_ENVIRONMENT: Text = Field("production", description="Sentry's environment tag")
     LOG_LEVEL: Text = Field("INFO", description="log level when nothing else configured logging")
-    PUBLIC_URL: Text = Field("", description="this service's https base URL, for bcsync hooks register")
+    PUBLIC_URL: PublicUrl = Field(
+        "", description="this service's https base URL: bcsync hooks register, the admin page's redirects"
+    )
+    TRUSTED_PROXIES: Whole = Field(
+        0,
+        ge=0,
+        le=5,
+        description="reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed "
+        "(infra/web.py sets 1 for its nginx; 0: none, the peer address is the client)",
+    )
     SYNC_DEBOUNCE_SECONDS: Number = Field(2.0, description="how long to gather changes before a flush")
     SYNC_LEASE_SECONDS: Number = Field(
         120.0, description="how long a claimed batch stays claimed if its worker dies"
@@ -311,7 +337,7 @@ def load_settings() -> Settings:
     else:
         sandbox = True
         stores = {SANDBOX_STORE_HASH: _store_from_env(env, SANDBOX_STORE_HASH, sandbox=True)}
-    return Settings(
+    settings = Settings(
         stores=stores,
         database_url=env.DATABASE_URL or default_database_url(var_dir),
         broker_url=env.CELERY_BROKER_URL or default_broker_url(),
@@ -328,10 +354,24 @@ def load_settings() -> Settings:
         sandbox=sandbox,
         var_dir=var_dir,
         public_url=env.PUBLIC_URL,
+        trusted_proxies=env.TRUSTED_PROXIES,
         log_level=env.LOG_LEVEL,
         sentry_environment=env.SENTRY_ENVIRONMENT,
         prometheus_multiproc_dir=env.PROMETHEUS_MULTIPROC_DIR,
     )
+    check_admin_token(settings)
+    return settings
+
+
+def check_admin_token(settings: Settings) -> None:
+    """An admin token, when set, is long enough that guessing it is hopeless (never shown here)."""
+    token = settings.admin_token
+    if token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"ADMIN_TOKEN is {len(token)} characters long; it must have at least {ADMIN_TOKEN_MIN_LENGTH} "
+            "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+            "or leave it unset to disable the admin page"
+        )
 
 
 def check_webhook_auth(settings: Settings) -> None:

@@ -151,6 +151,25 @@ class RateBudget(Base):
     slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
 
 
+class AdminSession(Base):
+    """A signed-in admin page session, by the SHA-256 of its random id (the cookie holds the id)."""
+
+    __tablename__ = "admin_sessions"
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AuthFailure(Base):
+    """Wrong admin tokens (login form or bearer header) per client address, in a fixed window."""
+
+    __tablename__ = "auth_failures"
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[float] = mapped_column(Float, index=True)
+    failures: Mapped[int] = mapped_column(Integer)
+
+
 # --- engine and sessions -------------------------------------------------------------------
 
 
