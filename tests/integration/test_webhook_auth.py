@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import consumer.webhooks.auth
-from tests.test_webhooks import Receiver, make_receiver, sign, store_config
+from tests.receiver import Receiver, make_receiver, sign, store_config
 
 
 def _receiver(tmp_path: Path, **kwargs: Any) -> Receiver:

@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from consumer import create_app
-from tests.test_webhooks import Receiver, new_secret, sign, store_config
+from tests.receiver import Receiver, new_secret, sign, store_config
 from workers.ops.redact import install_log_redaction, redact, scrub_event
 from workers.settings import Settings
 from workers.store.storage import session_scope
