@@ -86,19 +86,13 @@ def record_auth_failure(db: str, client: str, now: float, window: float) -> int:
     key = client[:64]
     with session_scope(db) as s:
         ins = _insert(s)(AuthFailure).values(client=key, window_start=now, failures=1)
-        s.execute(ins.on_conflict_do_nothing(index_elements=[AuthFailure.client]))
-        fresh = s.execute(
-            select(AuthFailure.window_start, AuthFailure.failures).where(AuthFailure.client == key)
-        ).one()
-        if float(fresh[0]) == now and int(fresh[1]) == 1:
+        new = ins.on_conflict_do_nothing(index_elements=[AuthFailure.client]).returning(AuthFailure.client)
+        if s.execute(new).first() is not None:
             count = 1
-        else:
+        else:  # row-locking updates: concurrent failures from other processes are all counted
             stale = AuthFailure.window_start <= now - window
-            s.execute(
-                update(AuthFailure)
-                .where(AuthFailure.client == key, stale)
-                .values(window_start=now, failures=0)
-            )
+            restart = update(AuthFailure).where(AuthFailure.client == key, stale)
+            s.execute(restart.values(window_start=now, failures=0))
             s.execute(
                 update(AuthFailure).where(AuthFailure.client == key).values(failures=AuthFailure.failures + 1)
             )
