@@ -26,7 +26,8 @@ from sqlalchemy import func, select
 from consumer import create_app
 from consumer.admin import COOKIE
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
-from workers.store.storage import PRODUCT, AdminSession, record_failure, session_scope
+from workers.store.models import AdminSession
+from workers.store.storage import PRODUCT, record_failure, session_scope
 
 ADMIN_TOKEN = "security-admin-token-6c1d9e0f3a7b52e4d8"
 STORE = StoreConfig(

@@ -16,7 +16,8 @@ import secrets
 
 from sqlalchemy import delete, select, update
 
-from workers.store.storage import AdminSession, AuthFailure, _insert, session_scope
+from workers.store.engine import insert_for, session_scope
+from workers.store.models import AdminSession, AuthFailure
 
 LAST_SEEN_STEP = 30.0  # seconds: a session's last use is written at most this often
 
@@ -85,7 +86,7 @@ def record_auth_failure(db: str, client: str, now: float, window: float) -> int:
     returns its failures in the current window. Old windows of every client are pruned on the way."""
     key = client[:64]
     with session_scope(db) as s:
-        ins = _insert(s)(AuthFailure).values(client=key, window_start=now, failures=1)
+        ins = insert_for(s)(AuthFailure).values(client=key, window_start=now, failures=1)
         new = ins.on_conflict_do_nothing(index_elements=[AuthFailure.client]).returning(AuthFailure.client)
         if s.execute(new).first() is not None:
             count = 1
