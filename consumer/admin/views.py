@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
+from werkzeug.wrappers import Response  # what redirect() returns; flask's Response is one too
 
 from consumer.admin import actions, session
 from consumer.admin.actions import BadRequest

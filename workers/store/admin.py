@@ -16,7 +16,7 @@ import secrets
 
 from sqlalchemy import delete, select, update
 
-from workers.store.engine import insert_for, session_scope
+from workers.store.engine import insert_for, rowcount, session_scope
 from workers.store.models import AdminSession, AuthFailure
 
 LAST_SEEN_STEP = 30.0  # seconds: a session's last use is written at most this often
@@ -58,12 +58,12 @@ def end_session(db: str, sid: str) -> bool:
     if not isinstance(sid, str) or not sid:
         return False
     with session_scope(db) as s:
-        return bool(s.execute(delete(AdminSession).where(AdminSession.sid_hash == _hash(sid))).rowcount)
+        return bool(rowcount(s.execute(delete(AdminSession).where(AdminSession.sid_hash == _hash(sid)))))
 
 
 def end_all_sessions(db: str) -> int:
     with session_scope(db) as s:
-        return int(s.execute(delete(AdminSession)).rowcount or 0)
+        return rowcount(s.execute(delete(AdminSession)))
 
 
 def throttled_for(db: str, client: str, now: float, limit: int, window: float) -> float:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from workers.store.engine import insert_for
+from workers.store.engine import insert_for, rowcount
 from workers.store.models import BeatRun, Heartbeat, RateBudget, SeenWebhook, StoreState
 
 WEBHOOK_INSERT = text(
@@ -28,7 +28,7 @@ def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: fl
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
-    return int(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)).rowcount or 0)
+    return rowcount(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)))
 
 
 # --- beat schedule and heartbeats ----------------------------------------------------------
@@ -48,11 +48,13 @@ def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, f
 def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: str) -> float | None:
     """Take the run of `name` that is due after `seen` (compare-and-set): None if this beat took it,
     else the last run another beat recorded meanwhile."""
-    taken = session.execute(
-        update(BeatRun)
-        .where(BeatRun.name == name, BeatRun.last_run_at == seen)
-        .values(last_run_at=now, beat=beat)
-    ).rowcount
+    taken = rowcount(
+        session.execute(
+            update(BeatRun)
+            .where(BeatRun.name == name, BeatRun.last_run_at == seen)
+            .values(last_run_at=now, beat=beat)
+        )
+    )
     if taken:
         return None
     return float(session.execute(select(BeatRun.last_run_at).where(BeatRun.name == name)).scalar_one())
