@@ -155,3 +155,19 @@ def test_an_unreachable_ometria_is_a_502_that_names_no_secret(parity: Parity) ->
     resp = parity.client.post("/admin/api/verify", json={"products": [pid]}, headers=BEARER)
     assert resp.status_code == 502 and "could not verify" in resp.get_json()["error"]
     assert parity.sandbox.ometria_key not in resp.get_data(as_text=True)
+
+
+def test_the_pause_reason_is_text_on_the_page_not_only_a_tooltip(tmp_path: Path) -> None:
+    from tests.test_admin_security import ADMIN_TOKEN as TOKEN
+    from tests.test_admin_security import make_app
+    from workers.store.models import StoreState
+
+    app = make_app(tmp_path)
+    with session_scope(app.extensions["bcsync"].settings.database_url) as s:
+        s.add(
+            StoreState(store_hash="shop1", paused_until=time.time() + 300, pause_reason="HTTP 401: bad key")
+        )
+    client = app.test_client()
+    assert client.post("/admin/login", data={"token": TOKEN}).status_code == 303
+    html = client.get("/admin/").get_data(as_text=True)
+    assert re.search(r">\s*HTTP 401: bad key\s*<", html), "the reason is not shown as text"
