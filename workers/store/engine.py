@@ -3,6 +3,7 @@ through psycopg 3), `session_scope` for one transaction."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -31,8 +32,27 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_ENGINES: list[Engine] = []
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child (a Celery pool process started after the parent used the database, e.g. from
+    its heartbeat thread) must not share the parent's pooled connections: new pools, parent's kept."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

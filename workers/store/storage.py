@@ -55,11 +55,15 @@ from workers.store.ledger import (
 from workers.store.models import (
     CATEGORY,
     PRODUCT,
+    AlertOutbox,
     Base,
     BeatRun,
+    CleanString,
+    CleanText,
     Dirty,
     FailedTask,
     Heartbeat,
+    Incident,
     Ledger,
     RateBudget,
     SeenWebhook,
@@ -75,9 +79,12 @@ from workers.store.state import (
     record_heartbeat,
     remember_webhook,
     store_state,
+    webhook_digest,
 )
 
 __all__ = [
+    "AlertOutbox",
+    "Incident",
     "CATEGORY",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",
@@ -87,6 +94,8 @@ __all__ = [
     "WEBHOOK_INSERT",
     "Base",
     "BeatRun",
+    "CleanString",
+    "CleanText",
     "Dirty",
     "FailedTask",
     "Heartbeat",
@@ -134,4 +143,5 @@ __all__ = [
     "session_scope",
     "store_state",
     "stores_with_work",
+    "webhook_digest",
 ]
