@@ -179,7 +179,7 @@ def sandboxed(tmp_path: Path) -> Iterator[tuple[str, str, Any]]:
 def in_viewport(page: Any, locator: Any, width: int, height: int) -> None:
     """The element is visible, fits inside the viewport once scrolled to, and the page does not
     scroll sideways."""
-    locator.scroll_into_view_if_needed()
+    locator.evaluate("e => e.scrollIntoView({block: 'center', inline: 'nearest'})")
     box = locator.bounding_box()
     assert box is not None, "not rendered"
     assert box["x"] >= 0 and box["x"] + box["width"] <= width, (box, width)
