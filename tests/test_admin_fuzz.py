@@ -1,7 +1,8 @@
 """Property tests of the admin API and page's parameters (issue 14): over 5,000 generated requests
-(ids in paths as any text, query strings, JSON bodies of any shape for resync / verify / replay-all,
-the page's forms with a valid CSRF token, Authorization headers of any kind) through the Flask test
-client, against one app on a real SQLite file whose store is the sandbox (verify reads it over HTTP).
+(ids in paths as any text, query strings of the lists and events, JSON bodies of any shape for
+resync / verify / preview / replay-all / pause / resume, the page's forms with a valid CSRF token,
+Authorization headers of any kind) through the Flask test client, against one app on a real SQLite
+file whose store is the sandbox (verify and the dry run read it over HTTP).
 
 For every request: no 5xx, and a status from the admin's contract."""
 
@@ -46,6 +47,7 @@ class Target:
     page: FlaskClient
     csrf: str
     entries: list[int]
+    store: str
     statuses: dict[int, int] = field(default_factory=dict)
 
     def check(self, resp: Any, what: str) -> int:
@@ -89,7 +91,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
             api = app.test_client()
             api.environ_base["REMOTE_ADDR"] = "10.0.0.2"
-            yield Target(api=api, page=page, csrf=csrf, entries=entries)
+            yield Target(api=api, page=page, csrf=csrf, entries=entries, store=sb.store_hash)
         finally:
             sb.stop()
 
@@ -121,7 +123,7 @@ json_values = st.recursive(
 KEYS = ["products", "categories", "all", "dry_run", "store", "since", "fix", "ids", "x"]
 
 
-@fuzz(450)
+@fuzz(300)
 @given(value=numbers_as_text)
 def test_path_ids(target: Target, value: str) -> None:
     RAN.add("path_ids")
@@ -133,9 +135,10 @@ def test_path_ids(target: Target, value: str) -> None:
     target.check(target.api.post(f"/admin/api/failed/{part}/discard", headers=BEARER), value)
     target.check(target.page.get(f"/admin/failed/{part}"), value)
     target.check(target.page.post(f"/admin/failed/{part}/replay", data={"csrf": target.csrf}), value)
+    target.check(target.api.get(f"/admin/api/stores/{part}/pause", headers=BEARER), value)
 
 
-@fuzz(450)
+@fuzz(300)
 @given(
     params=st.dictionaries(
         st.sampled_from(["status", "since", "n", "notice", "what", "failed", "store", "error", "product"]),
@@ -149,9 +152,11 @@ def test_query_strings(target: Target, params: dict[str, str]) -> None:
     target.check(target.api.get(f"/admin/api/failed?{query}", headers=BEARER), query)
     target.check(target.api.get(f"/admin/api/status?{query}", headers=BEARER), query)
     target.check(target.page.get(f"/admin/?{query}"), query)
+    target.check(target.api.get(f"/admin/api/events?{query}", headers=BEARER), query)
+    target.check(target.page.get(f"/admin/events?{query}"), query)
 
 
-@fuzz(500)
+@fuzz(350)
 @given(
     body=st.one_of(
         st.dictionaries(st.sampled_from(KEYS), json_values, max_size=4),
@@ -167,9 +172,16 @@ def test_json_bodies(target: Target, body: Any, raw: bytes | None) -> None:
         target.check(target.api.post(path, data=data, headers=headers), f"{path} {data[:80]!r}")
     if isinstance(body, dict) and "all" not in body:  # a whole-store verify reads the whole catalogue
         target.check(target.api.post("/admin/api/verify", data=data, headers=headers), repr(data[:80]))
+        target.check(target.api.post("/admin/api/preview", data=data, headers=headers), repr(data[:80]))
+    target.check(
+        target.api.post(f"/admin/api/stores/{target.store}/pause", data=data, headers=headers), "pause"
+    )
+    target.check(
+        target.api.post(f"/admin/api/stores/{target.store}/resume", data=data, headers=headers), "resume"
+    )
 
 
-@fuzz(450)
+@fuzz(300)
 @given(
     kind=st.one_of(st.sampled_from(["products", "categories", "all"]), st.text(max_size=10)),
     ids=numbers_as_text,
@@ -188,6 +200,9 @@ def test_page_forms(
         verify = {"csrf": target.csrf, "ids": text, "action": action}
         target.check(target.page.post("/admin/verify", data=verify), f"verify {verify}")
     target.check(target.page.post("/admin/failed/replay-all", data={"csrf": ids}), "replay-all")
+    preview = {"csrf": target.csrf, "kind": kind, "ids": text}
+    if kind != "all":
+        target.check(target.page.post("/admin/preview", data=preview), f"preview {preview}")
 
 
 @fuzz(400)

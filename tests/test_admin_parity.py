@@ -171,3 +171,110 @@ def test_the_pause_reason_is_text_on_the_page_not_only_a_tooltip(tmp_path: Path)
     assert client.post("/admin/login", data={"token": TOKEN}).status_code == 303
     html = client.get("/admin/").get_data(as_text=True)
     assert re.search(r">\s*HTTP 401: bad key\s*<", html), "the reason is not shown as text"
+
+
+# --- pause and resume, events, dry run (workers.sync.pausing, .events, .repair) ------------------
+
+
+def test_pause_and_resume_through_the_api_and_the_page(parity: Parity) -> None:
+    sh = parity.sandbox.store_hash
+    api = parity.client
+    paused = api.post(f"/admin/api/stores/{sh}/pause", json={"reason": "stock take"}, headers=BEARER)
+    assert paused.status_code == 200
+    body = paused.get_json()
+    assert body["paused"] is True and body["kind"] == "operator" and body["reason"] == "stock take"
+    assert "resume" in body["lifts"]
+    assert api.get(f"/admin/api/stores/{sh}/pause", headers=BEARER).get_json()["paused"] is True
+    status = api.get("/admin/api/status", headers=BEARER).get_json()
+    assert status["paused_stores"] == [sh]
+
+    assert api.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 303
+    html = api.get("/admin/").get_data(as_text=True)
+    assert re.search(r">\s*stock take\s*<", html) and "paused until resumed" in html
+    assert f'aria-label="Resume {sh}"' in html
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    resp = api.post(f"/admin/stores/{sh}/resume", data={"csrf": csrf})
+    assert resp.status_code == 303 and "notice=resumed" in resp.headers["Location"]
+    assert api.get(f"/admin/api/stores/{sh}/pause", headers=BEARER).get_json()["paused"] is False
+    html = api.get(resp.headers["Location"]).get_data(as_text=True)
+    assert f"Resumed store {sh}." in html and f'aria-label="Pause {sh}"' in html
+    resp = api.post(f"/admin/stores/{sh}/pause", data={"csrf": csrf, "reason": "again"})
+    assert "notice=paused" in resp.headers["Location"]
+    assert api.get(f"/admin/api/stores/{sh}/pause", headers=BEARER).get_json()["reason"] == "again"
+    resumed = api.post(f"/admin/api/stores/{sh}/resume", headers=BEARER).get_json()
+    assert resumed["paused"] is False and resumed["changed"] is True
+    assert sh in parity.woken  # a resume wakes a flush
+
+
+def test_pause_of_an_unknown_store_is_404_and_changes_nothing(parity: Parity) -> None:
+    for path in ("/admin/api/stores/abc123/pause", "/admin/api/stores/abc123/resume"):
+        resp = parity.client.post(path, json={}, headers=BEARER)
+        assert resp.status_code == 404 and "not configured" in resp.get_json()["error"]
+    assert parity.client.get("/admin/api/stores/abc123/pause", headers=BEARER).status_code == 404
+    status = parity.client.get("/admin/api/status", headers=BEARER).get_json()
+    assert [s["store"] for s in status["stores"]] == [parity.sandbox.store_hash]
+    bad = parity.client.post(f"/admin/api/stores/{parity.sandbox.store_hash}/pause", json={"reason": 5})
+    assert bad.status_code == 401  # no bearer
+    bad = parity.client.post(
+        f"/admin/api/stores/{parity.sandbox.store_hash}/pause", json={"reason": 5}, headers=BEARER
+    )
+    assert bad.status_code == 400
+
+
+def test_events_of_a_product_through_the_api_and_the_search_box(parity: Parity) -> None:
+    pid = parity.sandbox.store.product_ids()[0]
+    parity.tamper(pid, "Stale for events")
+    fixed = parity.client.post("/admin/api/verify", json={"products": [pid], "fix": True}, headers=BEARER)
+    assert fixed.get_json()["marked"] == 1
+    parity.flush()
+    data = parity.client.get(f"/admin/api/events?product={pid}", headers=BEARER).get_json()
+    kinds = [e["kind"] for e in data["events"]]
+    assert "flush" in kinds and "push" in kinds, kinds
+    push = next(e for e in data["events"] if e["kind"] == "push")
+    assert push["ref"]  # Ometria's request id
+    assert parity.client.get("/admin/api/events?product=999999", headers=BEARER).status_code == 404
+    for bad in ("", "²", "0", "99999999999999999999999", "x"):
+        assert parity.client.get(f"/admin/api/events?product={bad}", headers=BEARER).status_code == 400
+    assert (
+        parity.client.get(f"/admin/api/events?product={pid}&since=1e400", headers=BEARER).status_code == 400
+    )
+
+    assert parity.client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 303
+    index = parity.client.get("/admin/").get_data(as_text=True)
+    assert 'id="events-product"' in index
+    html = parity.client.get(f"/admin/events?product={pid}").get_data(as_text=True)
+    assert 'id="timeline"' in html and push["ref"] in html and 'id="events-product"' in html
+    missing = parity.client.get("/admin/events?product=999999")
+    assert missing.status_code == 404 and "999999" in missing.get_data(as_text=True)
+
+
+def test_dry_run_shows_fields_old_to_new_and_pushes_nothing(parity: Parity) -> None:
+    pid = parity.sandbox.store.product_ids()[0]
+    parity.tamper(pid, "Stale before the dry run")
+    pushes = parity.sandbox.account.stats["pushes"]
+    resp = parity.client.post("/admin/api/preview", json={"products": [pid, 999999]}, headers=BEARER)
+    assert resp.status_code == 200
+    body = resp.get_json()
+    change = next(c for c in body["changes"] if c["record_id"] == str(pid))
+    assert change["fields"]["title"] == {
+        "old": "Stale before the dry run",
+        "new": parity.sandbox.store.get_product(pid)["name"],
+    }
+    assert body["not_found"] == [999999] and body["pushed"] == 0
+    whole = parity.client.post("/admin/api/preview", json={"all": True, "force": True}, headers=BEARER)
+    assert any(c["record_id"] == str(pid) for c in whole.get_json()["changes"])
+    assert parity.sandbox.account.stats["pushes"] == pushes  # nothing was pushed
+    assert parity.sandbox.account.records[str(pid)]["title"] == "Stale before the dry run"
+    assert parity.dirty() == {}
+    for bad in ({}, {"products": ["1"]}, {"all": True, "force": "yes"}, {"products": [1], "all": True}):
+        assert parity.client.post("/admin/api/preview", json=bad, headers=BEARER).status_code == 400
+
+    assert parity.client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 303
+    page = parity.client.get("/admin/").get_data(as_text=True)
+    assert 'id="preview-button"' in page and "goes to the worker log" not in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    html = parity.client.post(
+        "/admin/preview", data={"csrf": csrf, "kind": "products", "ids": str(pid)}
+    ).get_data(as_text=True)
+    assert "<del>“Stale before the dry run”</del>" in html and "Nothing was pushed" in html
+    assert parity.sandbox.account.stats["pushes"] == pushes

@@ -209,3 +209,76 @@ def verify(store_hash: str, product_ids: list[int] | None, fix: bool) -> dict[st
         "fixed": bool(fix),
         "marked": marked,
     }
+
+
+# --- pause and resume, events, dry-run preview (workers.sync.pausing, .events, .repair) -----------
+
+
+def pause_status(store_hash: str) -> dict[str, Any]:
+    from workers.sync import pausing
+
+    return pausing.pause_status(settings(), store_hash).to_dict()
+
+
+def pause(store_hash: str, reason: Any) -> dict[str, Any]:
+    """`bcsync pause STORE`: no flush pushes anything until a resume. NotFoundError for a store that
+    is not configured (nothing changed)."""
+    from workers.sync import pausing
+
+    text = clean(reason)[:500] if isinstance(reason, str) else ""
+    status = pausing.pause_store(settings(), store_hash, text or "paused from the admin page")
+    log.info("admin: store %s paused from the admin", store_hash)
+    return status.to_dict()
+
+
+def resume(store_hash: str) -> dict[str, Any]:
+    """`bcsync resume STORE`: lift the pause (operator's or configuration's) and wake a flush."""
+    from workers.sync import pausing
+
+    status = pausing.resume_store(settings(), store_hash)
+    if status.changed:
+        log.info("admin: store %s resumed from the admin", store_hash)
+        wake(store_hash)
+    return status.to_dict()
+
+
+def events(store_hash: str, product_id: int, since: float | None, limit: int = 1000) -> list[dict[str, Any]]:
+    """`bcsync events --product ID`: the product's timeline, oldest first; NotFoundError for a
+    product nothing is known of."""
+    from workers.domain.errors import NotFoundError
+    from workers.sync import events as timeline
+
+    found = timeline.events_for_product(settings(), store_hash, product_id, since=since, limit=limit)
+    if not found and not timeline.known_product(settings(), store_hash, product_id):
+        raise NotFoundError(f"no event and no record of product {product_id} in store {store_hash}")
+    secrets = settings().secrets
+    out = []
+    for event in found:
+        item = event.to_dict()
+        item["summary"] = clean(redact(str(item["summary"]), secrets))
+        out.append(item)
+    return out
+
+
+def preview(store_hash: str, kind: str, ids: list[int] | None, force: bool = False) -> dict[str, Any]:
+    """`bcsync resync product|category ID… --dry-run` / `resync all [--force] --dry-run`: each record
+    that would be pushed, field by field old (Ometria's copy) → new; pushes nothing."""
+    from workers.sync import repair
+    from workers.sync.flush import Syncer
+
+    db()
+    syncer = Syncer(settings(), store_config(store_hash))
+    try:
+        if kind == "products":
+            result = repair.preview_products(syncer, ids or [], limit=500)
+        elif kind == "categories":
+            result = repair.preview_categories(syncer, ids or [], limit=500)
+        else:
+            result = repair.preview_all(syncer, force=force, limit=100)
+    except SyncError as exc:
+        message = clean(redact(str(exc), settings().secrets))[:500]
+        log.warning("admin: dry run of store %s failed (%s)", store_hash, type(exc).__name__)
+        raise UpstreamError(f"could not preview: {message}") from None
+    out = result.to_dict()
+    out["kind"], out["force"] = kind, bool(force)
+    return out

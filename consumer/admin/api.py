@@ -11,6 +11,7 @@ from flask import Response, jsonify, request
 from consumer.admin import actions, errors
 from consumer.admin.actions import BadRequest
 from consumer.admin.blueprint import VERIFY_MAX_IDS, admin_bp
+from workers.domain.errors import NotFoundError
 from workers.store import failures
 from workers.store.storage import CATEGORY, PRODUCT
 
@@ -116,3 +117,61 @@ def api_verify() -> Response:
         actions.parse_ids(body["products"], "products", VERIFY_MAX_IDS) if "products" in body else None
     )
     return jsonify(actions.verify(store, product_ids, fix))
+
+
+def _store_in_path(store: str) -> str:
+    if store not in actions.settings().stores:
+        shown = store if len(store) <= 64 else store[:64] + "…"
+        raise NotFoundError(f"store {shown!r} is not configured")
+    return store
+
+
+@admin_bp.get("/api/stores/<store>/pause")
+def api_pause_status(store: str) -> Response:
+    return jsonify(actions.pause_status(_store_in_path(store)))
+
+
+@admin_bp.post("/api/stores/<store>/pause")
+def api_pause(store: str) -> Response:
+    """{"reason": "…"} (optional): no flush pushes anything until a resume."""
+    body = _body()
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise BadRequest('"reason" must be text')
+    return jsonify(actions.pause(_store_in_path(store), reason))
+
+
+@admin_bp.post("/api/stores/<store>/resume")
+def api_resume(store: str) -> Response:
+    return jsonify(actions.resume(_store_in_path(store)))
+
+
+@admin_bp.get("/api/events")
+def api_events() -> Response:
+    """?product=ID[&store=HASH][&since=T][&limit=N]: the product's timeline, oldest first."""
+    args = request.args
+    store = actions.pick_store(args.get("store"))
+    product = actions.id_from_text(args.get("product", ""), "product")
+    limit = min(actions.id_from_text(args["limit"], "limit"), 10_000) if "limit" in args else 1000
+    since = actions.since_value(args.get("since"))
+    return jsonify(store=store, product=product, events=actions.events(store, product, since, limit))
+
+
+@admin_bp.post("/api/preview")
+def api_preview() -> Response:
+    """The dry run of a resync, old → new per field: {"products": [ids]} | {"categories": [ids]} |
+    {"all": true, "force": false}; optional "store". Pushes nothing."""
+    body = _body()
+    kinds = [k for k in ("products", "categories", "all") if k in body]
+    if len(kinds) != 1:
+        raise BadRequest('give exactly one of "products", "categories" or "all"')
+    store = actions.pick_store(body.get("store"))
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise BadRequest('"force" must be true or false')
+    if kinds[0] == "all":
+        if body["all"] is not True:
+            raise BadRequest('"all" must be true')
+        return jsonify(actions.preview(store, "all", None, force))
+    ids = actions.parse_ids(body[kinds[0]], kinds[0], VERIFY_MAX_IDS)
+    return jsonify(actions.preview(store, kinds[0], ids))

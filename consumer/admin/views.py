@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response  # what redirect() returns; flask's Respo
 from consumer.admin import actions, session
 from consumer.admin.actions import BadRequest
 from consumer.admin.blueprint import ERRORS, NOTICES, PAGE_FAILED_LIMIT, VERIFY_MAX_IDS, admin_bp
+from workers.domain.errors import NotFoundError
 from workers.store import failures
 from workers.store.storage import CATEGORY, PRODUCT
 
@@ -49,9 +50,13 @@ def page() -> str:
     show = request.args.get("failed", "failed")
     status_filter = None if show == "all" else "failed"
     entries = failures.list_failed(db, status=status_filter, limit=PAGE_FAILED_LIMIT)
+    status = failures.ops_status(db, list(settings.stores))
+    for row in status["stores"]:  # how each pause lifts, in words (workers.sync.pausing)
+        if row["paused"] and row["store"] in settings.stores:
+            row["pause_lifts"] = actions.pause_status(row["store"])["lifts"]
     return render_template(
         "admin_index.html",
-        status=failures.ops_status(db, list(settings.stores)),
+        status=status,
         entries=[failures.to_dict(e) for e in entries],
         show_all=show == "all",
         stores=list(settings.stores),
@@ -61,9 +66,9 @@ def page() -> str:
         csrf=_csrf(),
         limit=PAGE_FAILED_LIMIT,
         verify_max=VERIFY_MAX_IDS,
-        can_pause=False,
-        has_events=False,
-        has_preview=False,
+        can_pause=True,
+        has_events=True,
+        has_preview=True,
     )
 
 
@@ -184,3 +189,66 @@ def page_verify() -> Response | str:
     return render_template(
         "admin_verify.html", result=result, ids=" ".join(map(str, product_ids or [])), csrf=_csrf()
     )
+
+
+@admin_bp.post("/stores/<store>/pause")
+def page_pause(store: str) -> Response:
+    refused = session.require_csrf()
+    if refused:
+        return refused
+    store = actions.pick_store(store)
+    actions.pause(store, request.form.get("reason", ""))
+    return _back("paused", store=store)
+
+
+@admin_bp.post("/stores/<store>/resume")
+def page_resume(store: str) -> Response:
+    refused = session.require_csrf()
+    if refused:
+        return refused
+    store = actions.pick_store(store)
+    actions.resume(store)
+    return _back("resumed", store=store)
+
+
+@admin_bp.get("/events")
+def page_events() -> Response:
+    """A product's timeline with a search box (`bcsync events --product ID`)."""
+    args = request.args
+    stores = list(actions.settings().stores)
+    store = actions.pick_store(args.get("store") or None)
+    text = args.get("product", "").strip()
+    product = actions.id_from_text(text, "product") if text else None
+    since = actions.since_value(args.get("since", "").strip() or None)
+    found, missing = None, ""
+    if product is not None:
+        try:
+            found = actions.events(store, product, since)
+        except NotFoundError as exc:
+            missing = str(exc)
+    html = render_template(
+        "admin_events.html",
+        store=store,
+        stores=stores,
+        product=product,
+        since=args.get("since", ""),
+        events=found,
+        missing=missing,
+        csrf=_csrf(),
+    )
+    return Response(html, status=404 if missing else 200, mimetype="text/html")
+
+
+@admin_bp.post("/preview")
+def page_preview() -> Response | str:
+    """The resync form's dry run: each record that would be pushed, old → new per field."""
+    refused = session.require_csrf()
+    if refused:
+        return refused
+    kind = request.form.get("kind", "")
+    store = actions.pick_store(request.form.get("store") or None)
+    if kind not in ("products", "categories", "all"):
+        raise BadRequest(ERRORS["kind"])
+    ids = None if kind == "all" else actions.ids_from_text(request.form.get("ids", ""), VERIFY_MAX_IDS)
+    result = actions.preview(store, kind, ids, force=request.form.get("force") == "1")
+    return render_template("admin_preview.html", result=result, csrf=_csrf())

@@ -261,6 +261,23 @@ def test_every_action_is_inside_the_viewport_and_works(
             fix.click()
             expect(page.get_by_role("status")).to_contain_text("1 product(s) marked dirty")
             page.screenshot(path=str(shots / "4-fix.png"), full_page=True)
+
+            page.get_by_role("link", name="Back to the admin page").click()
+            page.get_by_label(f"Reason to pause {sb.store_hash}").fill("stock take")
+            pause = page.get_by_role("button", name=f"Pause {sb.store_hash}")
+            in_viewport(page, pause, width, height)
+            pause.click()
+            expect(page.get_by_role("status")).to_contain_text(f"Paused store {sb.store_hash}")
+            row = page.locator(f"#store-{sb.store_hash}")
+            expect(row.locator(".pause-reason")).to_have_text("stock take")  # text, not a tooltip
+            expect(row.locator(".pause-reason")).to_be_visible()
+            page.screenshot(path=str(shots / "5-paused.png"), full_page=True)
+            resume = page.get_by_role("button", name=f"Resume {sb.store_hash}")
+            in_viewport(page, resume, width, height)
+            resume.click()
+            expect(page.get_by_role("status")).to_contain_text(f"Resumed store {sb.store_hash}")
+            expect(row).to_contain_text("running")
+            page.screenshot(path=str(shots / "6-resumed.png"), full_page=True)
             assert ADMIN_TOKEN not in page.content()
         finally:
             browser.close()
