@@ -71,7 +71,7 @@ class DirtyRowsCollector(Collector):
 def _process_registry() -> CollectorRegistry:
     if current_runtime().settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return registry
     return REGISTRY
 

@@ -13,10 +13,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, select, update
+from sqlalchemy.orm import Session
 
-from workers.store import storage
-from workers.store.storage import Dirty, FailedTask, Ledger, RateBudget, StoreState, session_scope
+from workers.store.dirty import mark_dirty
+from workers.store.engine import session_scope
+from workers.store.ledger import forget_records
+from workers.store.models import Dirty, FailedTask, Ledger, RateBudget, StoreState
+from workers.store.state import store_state
 
 STATUSES = ("failed", "replayed", "discarded")
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -75,6 +79,57 @@ def to_dict(entry: FailedTask, traceback: bool = False) -> dict[str, Any]:
     return out
 
 
+def record_failure(
+    session: Session,
+    *,
+    store_hash: str,
+    task: str,
+    entity: str,
+    entity_ids: Sequence[int],
+    kind: str,
+    error: str,
+    traceback: str = "",
+    attempts: int = 1,
+    record_id: str | None = None,
+    now: float | None = None,
+) -> FailedTask:
+    """Add to the failed list, or bump the open entry for the same task + ids + record."""
+    now = time.time() if now is None else now
+    ids = sorted(int(i) for i in entity_ids)
+    open_entries = session.scalars(
+        select(FailedTask).where(
+            FailedTask.store_hash == store_hash,
+            FailedTask.task == task,
+            FailedTask.status == "failed",
+            FailedTask.entity == entity,
+            FailedTask.record_id.is_(None) if record_id is None else FailedTask.record_id == record_id,
+        )
+    )
+    for entry in open_entries:
+        if sorted(entry.entity_ids) == ids:
+            entry.attempts += attempts
+            entry.last_failed_at = now
+            entry.error, entry.traceback, entry.kind = error, traceback, kind
+            return entry
+    entry = FailedTask(
+        store_hash=store_hash,
+        task=task,
+        entity=entity,
+        entity_ids=ids,
+        record_id=record_id,
+        kind=kind,
+        error=error,
+        traceback=traceback,
+        attempts=attempts,
+        first_failed_at=now,
+        last_failed_at=now,
+        status="failed",
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
 def list_failed(
     db: str, status: str | None = "failed", since: float | None = None, limit: int = 500
 ) -> list[FailedTask]:
@@ -104,17 +159,13 @@ def replay(db: str, ids: Sequence[int] | None = None, since: float | None = None
         entries = list(s.scalars(q))
         for entry in entries:
             if entry.record_id:
-                storage.forget_records(s, entry.store_hash, [entry.record_id])
+                forget_records(s, entry.store_hash, [entry.record_id])
             if entry.entity_ids:
-                storage.mark_dirty(s, entry.store_hash, entry.entity, entry.entity_ids, "replay")
+                mark_dirty(s, entry.store_hash, entry.entity, entry.entity_ids, "replay")
             else:  # a store-wide entry (configuration): lift the pause so its dirty rows flow again
-                state = storage.store_state(s, entry.store_hash)
+                state = store_state(s, entry.store_hash)
                 state.paused_until, state.pause_reason = 0.0, None
-                s.execute(
-                    storage.update(storage.Dirty)
-                    .where(storage.Dirty.store_hash == entry.store_hash)
-                    .values(not_before=0.0)
-                )
+                s.execute(update(Dirty).where(Dirty.store_hash == entry.store_hash).values(not_before=0.0))
             entry.status = "replayed"
         return entries
 

@@ -24,7 +24,9 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from workers.store.storage import DIRTY_UPSERT, WEBHOOK_INSERT, get_engine, postgres_url
+from workers.store.dirty import DIRTY_UPSERT, VERSION_BUMP
+from workers.store.engine import get_engine, postgres_url
+from workers.store.state import WEBHOOK_INSERT
 
 STATEMENT_TIMEOUT_MS = 8000  # under consumer.webhooks.group_commit's wait: a stuck statement fails, not hangs
 
@@ -142,8 +144,8 @@ def _dirty_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any
 # id — cheaper to send than arrays). The webhook ids go in first; only rows of callbacks whose id was
 # new (or that carry none) are upserted, each key once and in key order (one statement never touches
 # a row twice; concurrent groups lock rows in the same order). Answers the webhook ids seen before.
-RECORD_POSTGRES = (
-    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json) AS t(w text, s text, e text, i bigint)),"
+RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
+    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json) AS t(w text, s text, e text, i bigint)),"  # noqa: S608
     " fresh AS (INSERT INTO seen_webhooks (webhook_id, store_hash, received_at)"
     "   SELECT DISTINCT w, s, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
     "   ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id),"
@@ -153,7 +155,7 @@ RECORD_POSTGRES = (
     "   WHERE w IS NULL OR w IN (SELECT webhook_id FROM fresh)"
     "   ORDER BY s, e, i"
     "   ON CONFLICT (store_hash, entity, entity_id)"
-    "   DO UPDATE SET version = dirty.version + 1, last_seen = excluded.last_seen, not_before = 0)"
+    f"   DO UPDATE SET {VERSION_BUMP})"
     " SELECT DISTINCT w FROM cb WHERE w IS NOT NULL AND w NOT IN (SELECT webhook_id FROM fresh)"
 )
 

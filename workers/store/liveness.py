@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from workers.domain.health import ProcessSeen, StoreFacts
 from workers.store import storage
-from workers.store.storage import (
+from workers.store.engine import insert_for, rowcount
+from workers.store.models import (
     AlertOutbox,
     Dirty,
     FailedTask,
@@ -141,7 +142,7 @@ def incidents(session: Session) -> dict[str, IncidentRow]:
 
 def ensure_incident(session: Session, key: str, value: float = 0.0) -> None:
     """A closed row for a condition never seen before (no-op when it exists)."""
-    ins = storage._insert(session)(Incident).values(
+    ins = insert_for(session)(Incident).values(
         key=key,
         is_open=False,
         version=0,
@@ -157,11 +158,13 @@ def ensure_incident(session: Session, key: str, value: float = 0.0) -> None:
 def change_incident(session: Session, key: str, seen_version: int, **values: Any) -> bool:
     """Compare-and-set: apply `values` only if the row is still at `seen_version`. True if this call
     changed it (this evaluator won the transition and sends its message), False if another did."""
-    done = session.execute(
-        update(Incident)
-        .where(Incident.key == key, Incident.version == seen_version)
-        .values(version=seen_version + 1, **values)
-    ).rowcount
+    done = rowcount(
+        session.execute(
+            update(Incident)
+            .where(Incident.key == key, Incident.version == seen_version)
+            .values(version=seen_version + 1, **values)
+        )
+    )
     return bool(done)
 
 
@@ -199,11 +202,13 @@ def take_due_messages(session: Session, now: float, lease: float, limit: int = 2
     )
     taken = []
     for msg in due:
-        won = session.execute(
-            update(AlertOutbox)
-            .where(AlertOutbox.id == msg.id, AlertOutbox.sent_at.is_(None), AlertOutbox.lease_until < now)
-            .values(lease_until=now + lease, attempts=AlertOutbox.attempts + 1)
-        ).rowcount
+        won = rowcount(
+            session.execute(
+                update(AlertOutbox)
+                .where(AlertOutbox.id == msg.id, AlertOutbox.sent_at.is_(None), AlertOutbox.lease_until < now)
+                .values(lease_until=now + lease, attempts=AlertOutbox.attempts + 1)
+            )
+        )
         if won:
             session.refresh(msg)
             taken.append(msg)
@@ -241,6 +246,5 @@ def prune(session: Session, now: float, keep_seconds: float = 7 * 86400.0) -> in
     """Forget processes silent for a week (each restart is a new host:pid row) and messages sent a
     week ago; the rows of deployments still running stay."""
     old = now - keep_seconds
-    gone = session.execute(delete(Heartbeat).where(Heartbeat.last_seen < old)).rowcount or 0
-    gone += session.execute(delete(AlertOutbox).where(AlertOutbox.sent_at < old)).rowcount or 0
-    return int(gone)
+    gone = rowcount(session.execute(delete(Heartbeat).where(Heartbeat.last_seen < old)))
+    return gone + rowcount(session.execute(delete(AlertOutbox).where(AlertOutbox.sent_at < old)))

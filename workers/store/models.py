@@ -1,0 +1,156 @@
+"""The tables (SQLAlchemy models): dirty rows, the ledger, failures, webhook ids, beat runs,
+heartbeats, per-store state and the shared rate budget. Times are float unix seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+PRODUCT = "product"
+CATEGORY = "category"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Dirty(Base):
+    __tablename__ = "dirty"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    entity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str] = mapped_column(String(32), default="webhook")
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_dirty_claimable", "store_hash", "entity", "lease_until", "not_before"),)
+
+
+class Ledger(Base):
+    __tablename__ = "ledger"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    pushed_at: Mapped[float] = mapped_column(Float)
+    # the category ids of the parent record Ometria holds, as ",12,15," (NULL: none, or a variant):
+    # products of a deleted category no longer show in BigCommerce's categories:in, but here.
+    categories: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class FailedTask(Base):
+    __tablename__ = "failed_tasks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store_hash: Mapped[str] = mapped_column(String(64), index=True)
+    task: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_ids: Mapped[list[int]] = mapped_column(JSON)
+    record_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # transient | permanent | configuration
+    error: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[float] = mapped_column(Float)
+    last_failed_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="failed", index=True)  # failed|replayed|discarded
+
+
+class SeenWebhook(Base):
+    __tablename__ = "seen_webhooks"
+    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    store_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class BeatRun(Base):
+    """When each beat schedule entry last ran: shared by every beat, so the schedule survives a restart
+    and two beats running at once (a rolling deploy) run each entry once per interval."""
+
+    __tablename__ = "beat_runs"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[float] = mapped_column(Float)
+    beat: Mapped[str] = mapped_column(String(128))  # host:pid of the beat that ran it
+
+
+class Heartbeat(Base):
+    """The last sign of life of each long-running process (beat ticks; workers)."""
+
+    __tablename__ = "heartbeats"
+    part: Mapped[str] = mapped_column(String(16), primary_key=True)  # worker | beat
+    process: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
+    last_seen: Mapped[float] = mapped_column(Float, index=True)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # first heartbeat
+
+
+class StoreState(Base):
+    __tablename__ = "store_state"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lookups: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    lookups_at: Mapped[float] = mapped_column(Float, default=0.0)
+    last_sweep_at: Mapped[float] = mapped_column(Float, default=0.0)
+    paused_until: Mapped[float] = mapped_column(Float, default=0.0)
+    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    flush_due_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    seen_errors: Mapped[list[str] | None] = mapped_column(
+        JSON, nullable=True
+    )  # Ometria _errors already filed
+    last_flush_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # a batch released
+    last_push_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # Ometria accepted
+    hooks_checked_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hooks_inactive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # at that check
+
+
+class RateBudget(Base):
+    __tablename__ = "rate_budget"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api: Mapped[str] = mapped_column(String(16), primary_key=True)
+    quota: Mapped[int] = mapped_column(Integer, default=150)
+    left: Mapped[int] = mapped_column(Integer, default=150)
+    window_reset_at: Mapped[float] = mapped_column(Float, default=0.0)
+    paused_until: Mapped[float] = mapped_column(Float, default=0.0)
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
+    observed_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # last rate headers
+
+
+class Incident(Base):
+    """One row per alert condition (e.g. `silent:worker`, `paused:<store>`): open or closed. Every
+    evaluator changes a row only by compare-and-set on `version`, so of several processes judging
+    the same change exactly one opens (or closes) the incident and queues its message."""
+
+    __tablename__ = "incidents"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[float] = mapped_column(Float)
+    closed_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)  # when `value` last moved
+    value: Mapped[float] = mapped_column(Float)  # what the condition measures (failed-list baseline)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class AlertOutbox(Base):
+    """Messages for ALERT_WEBHOOK_URL, written with the incident's change and sent (retried) after."""
+
+    __tablename__ = "alert_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident: Mapped[str] = mapped_column(String(160))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_until: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)

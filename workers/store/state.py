@@ -1,0 +1,102 @@
+"""Small shared state: webhook ids seen (replay protection), the beat schedule and heartbeats,
+per-store state (lookups cache, pause, sweep watermark) and the rate budget rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from workers.store.engine import insert_for, rowcount
+from workers.store.models import BeatRun, Heartbeat, RateBudget, SeenWebhook, StoreState
+
+WEBHOOK_INSERT = text(
+    "INSERT INTO seen_webhooks (webhook_id, store_hash, received_at) VALUES (:webhook_id, :store_hash, :now)"
+    " ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id"
+)
+
+# --- webhook ids ---------------------------------------------------------------------------
+
+
+def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: float | None = None) -> bool:
+    """True the first time a webhook id is seen, False for a replay (within the retention)."""
+    now = time.time() if now is None else now
+    params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
+    return session.connection().execute(WEBHOOK_INSERT, params).first() is not None
+
+
+def prune_webhooks(session: Session, older_than: float) -> int:
+    return rowcount(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)))
+
+
+# --- beat schedule and heartbeats ----------------------------------------------------------
+
+
+def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, float]:
+    """Each entry's last run; an entry no beat has seen yet is entered as run `now` (first run after
+    one interval, as celery's own scheduler does)."""
+    names = sorted(names)  # every beat inserts in the same order: two starting at once never deadlock
+    for name in names:
+        ins = insert_for(session)(BeatRun).values(name=name, last_run_at=now, beat="")
+        session.execute(ins.on_conflict_do_nothing(index_elements=[BeatRun.name]))
+    rows = session.execute(select(BeatRun.name, BeatRun.last_run_at).where(BeatRun.name.in_(names)))
+    return {name: float(at) for name, at in rows}
+
+
+def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: str) -> float | None:
+    """Take the run of `name` that is due after `seen` (compare-and-set): None if this beat took it,
+    else the last run another beat recorded meanwhile."""
+    taken = rowcount(
+        session.execute(
+            update(BeatRun)
+            .where(BeatRun.name == name, BeatRun.last_run_at == seen)
+            .values(last_run_at=now, beat=beat)
+        )
+    )
+    if taken:
+        return None
+    return float(session.execute(select(BeatRun.last_run_at).where(BeatRun.name == name)).scalar_one())
+
+
+def record_heartbeat(session: Session, part: str, process: str, now: float) -> None:
+    ins = insert_for(session)(Heartbeat).values(part=part, process=process, last_seen=now, started_at=now)
+    session.execute(
+        ins.on_conflict_do_update(index_elements=[Heartbeat.part, Heartbeat.process], set_={"last_seen": now})
+    )
+
+
+# --- store state ---------------------------------------------------------------------------
+
+
+def store_state(session: Session, store_hash: str) -> StoreState:
+    state = session.get(StoreState, store_hash)
+    if state is None:
+        ins = insert_for(session)(StoreState).values(
+            store_hash=store_hash, lookups_at=0.0, last_sweep_at=0.0, paused_until=0.0, flush_due_at=0.0
+        )
+        session.execute(ins.on_conflict_do_nothing(index_elements=[StoreState.store_hash]))
+        state = session.get(StoreState, store_hash)
+    assert state is not None
+    return state
+
+
+def create_budget_row(session: Session, store_hash: str, api: str, quota: int) -> None:
+    """Insert a budget row unless another process just did."""
+    ins = insert_for(session)(RateBudget).values(
+        store_hash=store_hash,
+        api=api,
+        quota=quota,
+        left=quota,
+        window_reset_at=0.0,
+        paused_until=0.0,
+        in_flight=0,
+    )
+    session.execute(ins.on_conflict_do_nothing(index_elements=[RateBudget.store_hash, RateBudget.api]))
+
+
+def pause_store(session: Session, store_hash: str, until: float, reason: str) -> None:
+    """No flush of the store before `until` (a configuration error: a bad key, a missing scope)."""
+    state = store_state(session, store_hash)
+    state.paused_until, state.pause_reason = until, reason

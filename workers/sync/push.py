@@ -1,0 +1,104 @@
+"""Pushing planned records to Ometria: ≤100 a request, each request's fingerprints recorded as it
+is accepted, refused records bisected down to the record and set aside for the failed list."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from workers.clients.ometria import RecordTooLargeError
+from workers.domain.errors import PermanentError, TransientError
+from workers.sync.plan import Planned
+
+if TYPE_CHECKING:
+    from workers.sync.syncer import Syncer
+
+log = logging.getLogger("workers.sync.flush")
+
+PUSH_BATCH = 100  # Ometria's limit: records per push
+PUSH_ATTEMPTS = 4
+
+Refused = tuple[dict, int, str]  # (record, product id, error)
+
+
+def push(
+    sync: Syncer, planned: Sequence[Planned], token: str | None = None
+) -> tuple[int, int, list[Refused]]:
+    """Push in requests of ≤100, recording each accepted request's fingerprints at once.
+    Records Ometria refuses (too large; a 400, bisected down to the record) come back as
+    (record, product id, error) for the failed list; the rest of the batch still goes.
+    With the claim `token`, each request first renews the lease of its products and leaves out
+    those the claim no longer holds (a flush slower than its lease: another one has claimed
+    them and fetched them afresh — pushing ours would overwrite newer data with older).
+    Returns (records pushed, requests, refused)."""
+    pushed = requests = 0
+    bad: list[Refused] = []
+    pending = [list(planned[i : i + PUSH_BATCH]) for i in range(0, len(planned), PUSH_BATCH)]
+    while pending:
+        chunk = pending.pop(0)
+        if token is not None:
+            held = sync.rows.renew(token, {pid for _r, _fp, pid in chunk}, sync.lease)
+            if len(held) < len({pid for _r, _fp, pid in chunk}):
+                log.warning(
+                    "store %s: a flush outlived its lease; %d record(s) left to the flush "
+                    "that claimed their products since",
+                    sync.store.store_hash,
+                    sum(1 for c in chunk if c[2] not in held),
+                )
+                chunk = [c for c in chunk if c[2] in held]
+                if not chunk:
+                    continue
+        try:
+            requests += send(sync, [r for r, _fp, _pid in chunk])
+        except RecordTooLargeError as exc:  # refused before sending: set those records aside
+            too_big = set(exc.record_ids)
+            bad += [(r, pid, str(exc)) for r, _fp, pid in chunk if r["id"] in too_big]
+            rest = [c for c in chunk if c[0]["id"] not in too_big]
+            pending[:0] = [rest] if rest else []
+            continue
+        except PermanentError as exc:
+            requests += 1
+            if len(chunk) == 1:
+                bad.append((chunk[0][0], chunk[0][2], str(exc)))
+                continue
+            half = len(chunk) // 2
+            pending[:0] = [chunk[:half], chunk[half:]]
+            continue
+        pushed += len(chunk)
+        record(sync, chunk)
+    return pushed, requests, bad
+
+
+def send(sync: Syncer, records: list[dict]) -> int:
+    """One push, retried a few times on 429/5xx/timeouts so that Ometria's hiccups do not cost
+    the batch (and a second BigCommerce fetch). Returns the requests made."""
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            sync.ometria.push(records)
+            return attempt
+        except TransientError as exc:
+            if attempt == PUSH_ATTEMPTS:
+                raise
+            # a 429 also paused the shared budget: the next acquire() waits for that
+            time.sleep(min(8.0, exc.retry_after or 0.5 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311
+    raise AssertionError("unreachable")
+
+
+def record(sync: Syncer, chunk: Sequence[Planned]) -> None:
+    """The ledger learns what Ometria accepted: fingerprints, and each parent record's categories."""
+    entries = [(r["id"], pid, fp, bool(r.get("is_active"))) for r, fp, pid in chunk]
+    categories = {
+        r["id"]: [int(a["id"]) for a in r.get("attributes") or () if a.get("type") == "category"]
+        for r, _fp, _pid in chunk
+        if not r.get("is_variant")
+    }
+    sync.rows.record_pushed(entries, categories)
+
+
+def record_refused(sync: Syncer, bad: Sequence[Refused]) -> None:
+    """Records Ometria refused for good go to the failed list, one entry each."""
+    for rec, pid, error in bad:
+        sync.rows.record_refused(rec["id"], pid, f"Ometria refused record {rec['id']}: {error}")

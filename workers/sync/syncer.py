@@ -1,0 +1,130 @@
+"""`Syncer`: one store's config, its two clients, its rows in the database and the cached lookups;
+its methods are the use cases, each in its own module of `workers.sync`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from workers.clients.bigcommerce import BigCommerceClient
+from workers.clients.budget import bigcommerce_budget, ometria_budget
+from workers.clients.ometria import OmetriaClient
+from workers.domain.mapping import MappingContext, default_store_id, missing_names
+from workers.settings import Settings, StoreConfig
+from workers.store.flushes import FlushStore
+from workers.sync import batch, categories, plan, push, resync, sweep
+from workers.sync.batch import FlushReport
+from workers.sync.resync import ResyncReport
+
+LOOKUP_TTL = 900.0
+NAMES_REFRESH = 60.0  # a product names a category or brand we do not know: refresh at most this often
+
+
+class Syncer:
+    """Everything one store needs to sync: its config, the two clients, the cached lookups."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StoreConfig,
+        *,
+        bc: BigCommerceClient | None = None,
+        ometria: OmetriaClient | None = None,
+        lease_seconds: float | None = None,
+    ) -> None:
+        self.settings, self.store, self.db = settings, store, settings.database_url
+        self.bc = bc or BigCommerceClient(
+            store, budget=bigcommerce_budget(self.db, store.store_hash, store.rate_reserve)
+        )
+        self.ometria = ometria or OmetriaClient(
+            store, budget=ometria_budget(self.db, store.store_hash, store.ometria_push_rate)
+        )
+        self.lease = lease_seconds if lease_seconds is not None else settings.lease_seconds
+        self.rows = FlushStore(self.db, store.store_hash)
+        self._ctx: MappingContext | None = None
+        self._ctx_at = 0.0
+        self._children: dict[int, list[int]] = {}
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def context(self, refresh: bool = False) -> MappingContext:
+        """Category and brand names, site URL and currency, cached in the database for every
+        process: refetched when stale (LOOKUP_TTL) or on `refresh` (a category changed); a process
+        rebuilds its copy whenever another one refreshed the cache."""
+        now = time.time()
+        cached, cached_at = self.rows.lookups()
+        if refresh or not cached or now - cached_at > LOOKUP_TTL or "children" not in cached:
+            tree = self.bc.category_tree()
+            cached = {
+                "categories": {str(k): v for k, v in tree.names.items()},
+                "children": {str(k): v for k, v in tree.children.items()},
+                "brands": {str(k): v for k, v in self.bc.brand_names().items()},
+                "site_url": self.bc.site_url(self.store.channel_id),
+                "currency": self.bc.currency(),
+            }
+            cached_at = now
+            self.rows.save_lookups(cached, cached_at)
+        if self._ctx is None or cached_at != self._ctx_at:
+            site_url = str(cached["site_url"]).rstrip("/")
+            self._ctx = MappingContext(
+                currency=cached["currency"],
+                site_url=site_url,
+                store_id=self.store.ometria_store_id or default_store_id(site_url),
+                category_names={int(k): v for k, v in cached["categories"].items()},
+                brand_names={int(k): v for k, v in cached["brands"].items()},
+            )
+            self._children = {int(k): [int(c) for c in v] for k, v in cached["children"].items()}
+            self._ctx_at = cached_at
+        return self._ctx
+
+    def children(self, refresh: bool = False) -> dict[int, list[int]]:
+        """The category tree as {category id: child ids}, from the same cache as `context`."""
+        self.context(refresh=refresh)
+        return self._children
+
+    def names_for(self, products: Sequence[dict]) -> None:
+        """A product in a category or of a brand we have no name for (created since the last
+        refresh): refresh the lookups first, at most once a minute."""
+        missing_categories, missing_brands = missing_names(products, self.context())
+        if (missing_categories or missing_brands) and time.time() - self._ctx_at > NAMES_REFRESH:
+            self.context(refresh=True)
+
+    # --- the use cases -----------------------------------------------------------------------
+
+    def plan(
+        self, products: Sequence[dict], gone_ids: Iterable[int], ledger: dict[str, tuple[int, str]]
+    ) -> list[tuple[dict, str, int]]:
+        """The records to push (record, fingerprint, product id): see `workers.sync.plan`."""
+        return plan.plan(self.context(), products, gone_ids, ledger)
+
+    def push(
+        self, planned: Sequence[tuple[dict, str, int]], token: str | None = None
+    ) -> tuple[int, int, list]:
+        """Push in requests of ≤100: see `workers.sync.push`. Returns (pushed, requests, refused)."""
+        return push.push(self, planned, token)
+
+    def settle_time(self, now: float | None = None) -> float:
+        """Seconds to let the store's backlog settle before a flush (0: flush now)."""
+        return batch.settle_time(self, now)
+
+    def paused(self) -> float:
+        """Seconds the store stays paused (a configuration error), 0 when it is not."""
+        return batch.paused(self)
+
+    def flush_batch(self) -> FlushReport | None:
+        """Flush one batch of dirty products. None when there was nothing to claim."""
+        return batch.flush_batch(self)
+
+    def expand_categories(self) -> int:
+        """Turn dirty categories into dirty products: see `workers.sync.categories`."""
+        return categories.expand_categories(self)
+
+    def resync_all(
+        self, dry_run: bool = False, progress: Callable[[ResyncReport], None] | None = None
+    ) -> ResyncReport:
+        """Stream the whole catalogue and push only what changed: see `workers.sync.resync`."""
+        return resync.resync_all(self, dry_run=dry_run, progress=progress)
+
+    def sweep_modified(self, overlap: float = 120.0) -> int:
+        """Mark dirty what the store modified since the last sweep: see `workers.sync.sweep`."""
+        return sweep.sweep_modified(self, overlap)
