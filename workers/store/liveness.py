@@ -19,7 +19,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from workers.domain.health import ProcessSeen, StoreFacts
-from workers.store import storage
 from workers.store.engine import insert_for, rowcount
 from workers.store.models import (
     AlertOutbox,
@@ -30,12 +29,13 @@ from workers.store.models import (
     RateBudget,
     StoreState,
 )
+from workers.store.state import store_state
 
 # --- recording signs of life ---------------------------------------------------------------
 
 
 def _touch_state(session: Session, store_hash: str, **values: float | int) -> None:
-    storage.store_state(session, store_hash)
+    store_state(session, store_hash)
     session.execute(update(StoreState).where(StoreState.store_hash == store_hash).values(**values))
 
 
