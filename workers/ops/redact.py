@@ -1,5 +1,6 @@
 """Keep secrets out of logs and error reports: every configured secret, and anything shaped like an
-auth header or a webhook signature, becomes "***".
+auth header or a webhook signature, becomes "***"; escape sequences and control characters (from
+upstream text quoted in a message) are removed (workers.domain.text.clean).
 
 - `install_log_redaction(secrets)`: a `logging.Filter` on the root logger's handlers, plus a wrapper
   around the LogRecord factory so that handlers added later (or on other loggers) see redacted
@@ -19,6 +20,8 @@ import threading
 import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
+
+from workers.domain.text import clean
 
 MASK = "***"
 
@@ -56,6 +59,7 @@ class Redactor:
             self._pattern = re.compile("|".join(re.escape(s) for s in longest_first))
 
     def text(self, value: str) -> str:
+        value = clean(value)  # upstream text quoted in a log line carries no terminal escapes either
         pattern = self._pattern
         if pattern is not None:
             value = pattern.sub(MASK, value)

@@ -58,6 +58,8 @@ from workers.store.models import (
     AlertOutbox,
     Base,
     BeatRun,
+    CleanString,
+    CleanText,
     Dirty,
     FailedTask,
     Heartbeat,
@@ -77,9 +79,12 @@ from workers.store.state import (
     record_heartbeat,
     remember_webhook,
     store_state,
+    webhook_digest,
 )
 
 __all__ = [
+    "AlertOutbox",
+    "Incident",
     "CATEGORY",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",
@@ -90,6 +95,8 @@ __all__ = [
     "AlertOutbox",
     "Base",
     "BeatRun",
+    "CleanString",
+    "CleanText",
     "Dirty",
     "FailedTask",
     "Heartbeat",
@@ -138,4 +145,5 @@ __all__ = [
     "session_scope",
     "store_state",
     "stores_with_work",
+    "webhook_digest",
 ]

@@ -15,6 +15,8 @@ from celery.signals import beat_init, worker_process_init, worker_shutting_down
 
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain.errors import SyncError
+from workers.domain.ids import parse_id
+from workers.domain.text import clean
 from workers.settings import get_settings
 from workers.store import liveness, storage
 from workers.store.migrate import upgrade
@@ -198,23 +200,31 @@ def collect_ometria_errors() -> dict[str, int]:
                 if key in seen or not record_id:
                     continue
                 seen.append(key)
-                pid = record_id.split("-", 1)[0]
                 storage.record_failure(
                     s,
                     store_hash=sh,
                     task="ometria-validation",
                     entity=PRODUCT,
-                    entity_ids=[int(pid)] if pid.isdigit() else [],
+                    entity_ids=_product_of_record(record_id),
                     kind="permanent",
-                    record_id=record_id,
-                    error=f"Ometria rejected {record_id} at {err.get('error_path')}: "
-                    f"{err.get('error_message')}",
+                    record_id=clean(record_id)[:128],
+                    error=clean(
+                        f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}"
+                    ),
                 )
                 storage.forget_records(s, sh, [record_id])
                 filed += 1
             state.seen_errors = seen[-500:]
         out[sh] = filed
     return out
+
+
+def _product_of_record(record_id: str) -> list[int]:
+    """The product id an Ometria record id starts with ("12" or "12-34"), if it is one."""
+    try:
+        return [parse_id(record_id.split("-", 1)[0])]
+    except ValueError:
+        return []
 
 
 @app.task(base=SyncTask, name="workers.tasks.prune")
