@@ -444,3 +444,27 @@ def test_the_failed_list_growing_is_one_incident(sqlite_url: str, receiver: Rece
     assert (recovery["event"], recovery["incident"]) == ("recovery", "failed:shop1")
     fail(3)
     assert [m["event"] for m in liveness.evaluate(settings, "d")] == ["alert"]  # a new incident
+
+
+def test_metrics_expose_each_liveness_family_once(tmp_path: Path) -> None:
+    """The liveness gauges are in /metrics, each family exactly once (a second collector exposing
+    the same name would make Prometheus reject the whole scrape)."""
+    from tests.receiver import make_receiver
+
+    receiver = make_receiver(f"sqlite:///{tmp_path / 'db.sqlite'}", heartbeat_seconds=5.0)
+    with storage.session_scope(receiver.settings.database_url) as s:
+        storage.record_heartbeat(s, "worker", "w@h:1", time.time() - 100)
+        storage.record_heartbeat(s, "beat", "b@h:2", time.time())
+    text = receiver.client.get("/metrics").get_data(as_text=True)
+    families = re.findall(r"^# TYPE (\S+) ", text, flags=re.M)
+    assert len(families) == len(set(families)), sorted(f for f in families if families.count(f) > 1)
+    store = receiver.store.store_hash
+    for line in (
+        'bcsync_unhealthy{check="worker",store=""} 1.0',
+        'bcsync_unhealthy{check="beat",store=""} 0.0',
+        'bcsync_heartbeat_threshold_seconds{part="worker"} 15.0',
+        f'bcsync_store_paused{{store="{store}"}} 0.0',
+        f'bcsync_hooks_inactive{{store="{store}"}} 0.0',
+        "bcsync_healthy 0.0",
+    ):
+        assert line in text, line
