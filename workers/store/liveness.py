@@ -83,6 +83,7 @@ def store_facts(session: Session, stores: dict[str, int]) -> dict[str, StoreFact
             hooks_inactive=int(state.hooks_inactive or 0),
             paused_until=float(state.paused_until or 0.0),
             pause_reason=state.pause_reason or "",
+            pause_kind=state.pause_kind or "",
         )
     for sh, n, oldest in session.execute(
         select(Dirty.store_hash, func.count(), func.min(Dirty.first_seen))
