@@ -468,3 +468,18 @@ def test_metrics_expose_each_liveness_family_once(tmp_path: Path) -> None:
         "bcsync_healthy 0.0",
     ):
         assert line in text, line
+
+
+def test_an_operator_pause_is_an_incident_until_resumed(sqlite_url: str, receiver: Receiver) -> None:
+    from workers.ops import liveness
+    from workers.store import pauses
+
+    settings = settings_for(sqlite_url, receiver.url, heartbeat=100.0)
+    with storage.session_scope(sqlite_url) as s:
+        pauses.pause(s, "shop1", "maintenance window")
+    (alert,) = liveness.evaluate(settings, "test")
+    assert alert["incident"] == "paused:shop1" and "by an operator until resumed" in alert["summary"]
+    with storage.session_scope(sqlite_url) as s:
+        pauses.resume(s, "shop1")
+    (recovery,) = liveness.evaluate(settings, "test")
+    assert (recovery["event"], recovery["incident"]) == ("recovery", "paused:shop1")
