@@ -65,7 +65,11 @@ from workers.store.ledger import (
 )
 from workers.store.models import (
     CATEGORY,
+    METAFIELD,
+    PRICE_LIST,
     PRODUCT,
+    TREE,
+    VARIANT,
     AlertOutbox,
     Base,
     BeatRun,
@@ -98,6 +102,10 @@ __all__ = [
     "AlertOutbox",
     "Incident",
     "CATEGORY",
+    "METAFIELD",
+    "PRICE_LIST",
+    "TREE",
+    "VARIANT",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",
     "LEDGER_UPSERT",

@@ -159,6 +159,21 @@ def reconcile_modified() -> dict[str, int]:
     return out
 
 
+@app.task(base=SyncTask, name="workers.tasks.rolling_resync")
+def rolling_resync() -> dict[str, int]:
+    """One tick of every store's rolling resync (workers.sync.rolling); a paused store waits."""
+    out = {}
+    for store_hash in get_settings().stores:
+        sync = syncer(store_hash)
+        if sync.paused():
+            continue
+        try:
+            out[store_hash] = sync.rolling_step().products
+        except SyncError as exc:
+            log.warning("rolling resync of store %s failed: %s", store_hash, exc)
+    return out
+
+
 @app.task(base=SyncTask, name="workers.tasks.resync_all")
 def resync_all(store_hash: str | None = None, dry_run: bool = False, force: bool = False) -> dict[str, dict]:
     from workers.sync.repair import force_all, preview_all
