@@ -243,7 +243,7 @@ def read_environment() -> Environment:
     """The environment (and the .env file), typed; a ConfigError (one line) names each variable with a
     bad value."""
     try:
-        return Environment(_env_file=env_file_path(), _env_file_encoding="utf-8")  # type: ignore[call-arg]
+        return Environment(_env_file=env_file_path(), _env_file_encoding="utf-8")
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):

@@ -19,12 +19,12 @@ class Base(DeclarativeBase):
     pass
 
 
-class CleanText(TypeDecorator[str]):
+class _Cleaned(TypeDecorator[str]):
     """Text that may come from upstream (error texts, response excerpts, Ometria's error_message):
     written and read back without escape sequences or control characters (workers.domain.text.clean),
     so neither a terminal nor a page ever gets them, whatever wrote the row and whenever."""
 
-    impl = Text
+    impl: Any = Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
@@ -34,8 +34,15 @@ class CleanText(TypeDecorator[str]):
         return clean(value) if isinstance(value, str) else value
 
 
-class CleanString(CleanText):
-    """CleanText for a VARCHAR column."""
+class CleanText(_Cleaned):
+    """A TEXT column of upstream text, cleaned (see _Cleaned)."""
+
+    impl = Text
+    cache_ok = True
+
+
+class CleanString(_Cleaned):
+    """A VARCHAR column of upstream text, cleaned (see _Cleaned)."""
 
     impl = String
     cache_ok = True

@@ -59,6 +59,7 @@ def upgrade() -> None:
         )
     else:
         raw = bind.connection.driver_connection
+        assert raw is not None  # a live sqlite3 connection
         raw.create_function("bcsync_sha256_hex", 1, _sha256_hex, deterministic=True)
         op.execute(
             "INSERT INTO seen_webhooks (store_hash, digest, received_at)"
