@@ -140,6 +140,7 @@ class SharedBudget:
             if left is not None and reset_ms is not None:
                 row.left = int(left)
                 row.window_reset_at = now + reset_ms / 1000.0
+                row.observed_at = now  # the quota as last seen (liveness: workers.domain.health)
             if status == 429:
                 pause = (
                     reset_ms / 1000.0

@@ -3,6 +3,7 @@ through psycopg 3), `session_scope` for one transaction."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -31,12 +32,46 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_ENGINES: list[Engine] = []
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child (a Celery pool process started after the parent used the database, e.g. from
+    its heartbeat thread) must not share the parent's pooled connections: new pools, parent's kept."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file: only `bcsync db upgrade` and the processes
+    bringing a fresh database to the latest migration do (workers.store.migrate.upgrade)."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    """The engine of a database URL. Creates no folder (SQLite itself creates a missing file in an
+    existing folder on first connect: callers that must not, check `sqlite_path` first)."""
+    engine = _make_engine(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from workers.domain.text import clean
 
@@ -19,12 +19,12 @@ class Base(DeclarativeBase):
     pass
 
 
-class _Cleaned(TypeDecorator[str]):
+class CleanText(TypeDecorator[str]):
     """Text that may come from upstream (error texts, response excerpts, Ometria's error_message):
     written and read back without escape sequences or control characters (workers.domain.text.clean),
     so neither a terminal nor a page ever gets them, whatever wrote the row and whenever."""
 
-    impl: Any = Text
+    impl: type[TypeEngine[Any]] = Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
@@ -34,15 +34,8 @@ class _Cleaned(TypeDecorator[str]):
         return clean(value) if isinstance(value, str) else value
 
 
-class CleanText(_Cleaned):
-    """A TEXT column of upstream text, cleaned (see _Cleaned)."""
-
-    impl = Text
-    cache_ok = True
-
-
-class CleanString(_Cleaned):
-    """A VARCHAR column of upstream text, cleaned (see _Cleaned)."""
+class CleanString(CleanText):
+    """CleanText for a VARCHAR column."""
 
     impl = String
     cache_ok = True
@@ -125,6 +118,7 @@ class Heartbeat(Base):
     part: Mapped[str] = mapped_column(String(16), primary_key=True)  # worker | beat
     process: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
     last_seen: Mapped[float] = mapped_column(Float, index=True)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # first heartbeat
 
 
 class StoreState(Base):
@@ -139,6 +133,33 @@ class StoreState(Base):
     seen_errors: Mapped[list[str] | None] = mapped_column(
         JSON, nullable=True
     )  # Ometria _errors already filed
+    last_flush_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # a batch released
+    last_push_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # Ometria accepted
+    hooks_checked_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hooks_inactive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # at that check
+    # who paused the store: "operator" (until resumed) or NULL/"configuration" (the flush, lifts at
+    # paused_until); see workers.store.pauses
+    pause_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    paused_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Event(Base):
+    """The event log (workers.store.events): one row per event and entity id; store-wide events
+    (pause, resume) have no entity. Kept EVENTS_RETENTION_DAYS."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    store_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    entity_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ref: Mapped[str | None] = mapped_column(String(128), nullable=True)  # webhook / batch / request / task id
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_events_entity", "store_hash", "entity", "entity_id", "at"),)
 
 
 class RateBudget(Base):
@@ -151,3 +172,37 @@ class RateBudget(Base):
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     in_flight: Mapped[int] = mapped_column(Integer, default=0)
     slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
+    observed_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # last rate headers
+
+
+class Incident(Base):
+    """One row per alert condition (e.g. `silent:worker`, `paused:<store>`): open or closed. Every
+    evaluator changes a row only by compare-and-set on `version`, so of several processes judging
+    the same change exactly one opens (or closes) the incident and queues its message."""
+
+    __tablename__ = "incidents"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[float] = mapped_column(Float)
+    closed_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)  # when `value` last moved
+    value: Mapped[float] = mapped_column(Float)  # what the condition measures (failed-list baseline)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class AlertOutbox(Base):
+    """Messages for ALERT_WEBHOOK_URL, written with the incident's change and sent (retried) after."""
+
+    __tablename__ = "alert_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident: Mapped[str] = mapped_column(String(160))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_until: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)

@@ -44,7 +44,7 @@ def prune_webhooks(session: Session, older_than: float) -> int:
 def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, float]:
     """Each entry's last run; an entry no beat has seen yet is entered as run `now` (first run after
     one interval, as celery's own scheduler does)."""
-    names = list(names)
+    names = sorted(names)  # every beat inserts in the same order: two starting at once never deadlock
     for name in names:
         ins = insert_for(session)(BeatRun).values(name=name, last_run_at=now, beat="")
         session.execute(ins.on_conflict_do_nothing(index_elements=[BeatRun.name]))
@@ -68,7 +68,7 @@ def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: s
 
 
 def record_heartbeat(session: Session, part: str, process: str, now: float) -> None:
-    ins = insert_for(session)(Heartbeat).values(part=part, process=process, last_seen=now)
+    ins = insert_for(session)(Heartbeat).values(part=part, process=process, last_seen=now, started_at=now)
     session.execute(
         ins.on_conflict_do_update(index_elements=[Heartbeat.part, Heartbeat.process], set_={"last_seen": now})
     )

@@ -31,6 +31,7 @@ from workers.store.dirty import (
     claimable,
     clear_attempts,
     dirty_counts,
+    dirty_products,
     drop_dirty,
     give_back,
     held,
@@ -41,11 +42,21 @@ from workers.store.dirty import (
     schedule_flush,
     stores_with_work,
 )
-from workers.store.engine import get_engine, insert_for, ping, postgres_url, session_scope
+from workers.store.engine import (
+    create_sqlite_folder,
+    get_engine,
+    insert_for,
+    ping,
+    postgres_url,
+    session_scope,
+    sqlite_path,
+)
 from workers.store.failures import record_failure
 from workers.store.ledger import (
     LEDGER_UPSERT,
+    active_products,
     active_products_pushed_before,
+    force_repush,
     forget_records,
     ledger_for_products,
     products_in_categories,
@@ -55,13 +66,16 @@ from workers.store.ledger import (
 from workers.store.models import (
     CATEGORY,
     PRODUCT,
+    AlertOutbox,
     Base,
     BeatRun,
     CleanString,
     CleanText,
     Dirty,
+    Event,
     FailedTask,
     Heartbeat,
+    Incident,
     Ledger,
     RateBudget,
     SeenWebhook,
@@ -81,6 +95,8 @@ from workers.store.state import (
 )
 
 __all__ = [
+    "AlertOutbox",
+    "Incident",
     "CATEGORY",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",
@@ -93,6 +109,7 @@ __all__ = [
     "CleanString",
     "CleanText",
     "Dirty",
+    "Event",
     "FailedTask",
     "Heartbeat",
     "Ledger",
@@ -100,7 +117,12 @@ __all__ = [
     "SeenWebhook",
     "Session",
     "StoreState",
+    "active_products",
     "active_products_pushed_before",
+    "create_sqlite_folder",
+    "dirty_products",
+    "force_repush",
+    "sqlite_path",
     "delete",
     "select",
     "update",

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -59,7 +59,7 @@ def upgrade() -> None:
         )
     else:
         raw = bind.connection.driver_connection
-        assert raw is not None  # a live sqlite3 connection
+        assert raw is not None, "an open SQLite connection"
         raw.create_function("bcsync_sha256_hex", 1, _sha256_hex, deterministic=True)
         op.execute(
             "INSERT INTO seen_webhooks (store_hash, digest, received_at)"
