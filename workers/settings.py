@@ -562,7 +562,8 @@ def load_settings() -> Settings:
         database_url_named=bool(env.DATABASE_URL),
         log_level=env.LOG_LEVEL,
         sentry_environment=env.SENTRY_ENVIRONMENT,
-        prometheus_multiproc_dir=env.PROMETHEUS_MULTIPROC_DIR,
+        # from the process's environment only, as prometheus_client reads it (a .env never reaches it)
+        prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip(),
     )
     check_admin_token(settings)
     return settings
@@ -590,8 +591,8 @@ def _warn_once(key: str, message: str, *args: Any) -> None:
 
 def _note_ignored_dotenv() -> None:
     """Say (once) that a .env in the current directory is not the one read."""
-    here = Path.cwd() / ".env"
     try:
+        here = Path.cwd() / ".env"
         ignored = here.is_file() and here.resolve() != env_file_path().resolve()
     except OSError:
         return
