@@ -465,3 +465,21 @@ def test_doctor_checks_each_storefront_scope_with_one_call_and_names_the_missing
         assert storefront_scope_checks(BigCommerceClient(one), one)[2].status == WARN  # one channel: optional
     finally:
         server.shutdown()
+
+
+def test_a_tree_change_marks_only_categories_that_joined_or_left_the_configured_trees() -> None:
+    from workers.sync.storefronts import category_membership_changed
+
+    before = {"categories": {"1": "a", "2": "b", "3": "c"}, "allowed_categories": [1, 2]}
+    assert category_membership_changed(before, dict(before)) == set()  # renamed: nothing to re-push
+    assert category_membership_changed(before, {**before, "allowed_categories": [1, 3]}) == {2, 3}
+    assert category_membership_changed(before, {**before, "allowed_categories": None}) == {3}  # trees gone
+
+
+def test_the_context_of_a_cache_without_channels_is_the_one_channel_of_before() -> None:
+    from workers.sync.storefronts import build_context
+
+    old = {"site_url": UK + "/", "currency": "GBP", "categories": {"3": "Lights"}, "brands": {}}
+    ctx = build_context(old, StoreConfig(store_hash="abc", ometria_store_id="uk"))
+    assert [(c.id, c.store_id, c.currency) for c in ctx.channels] == [(0, "uk", "GBP")]
+    assert map_product(product(channels=[2]), ctx)[0]["is_active"] is True  # no assignment check
