@@ -130,6 +130,8 @@ class Settings:
     sentry_environment: str = "production"
     # prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR when it is imported; Settings built in
     # code (tests) take the same value, so /metrics always agrees with how the library counts.
+    events_retention_days: float = 7.0  # the event log's rows are pruned after this
+    database_url_named: bool = True  # DATABASE_URL set (False: the embedded default under BCSYNC_VAR_DIR)
     prometheus_multiproc_dir: str = field(
         default_factory=lambda: os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
     )
@@ -164,6 +166,35 @@ def _whole(value: Any) -> Any:
         return int(_text(value))
     except (TypeError, ValueError):
         raise ValueError("not a whole number") from None
+
+
+def _positive(value: Any) -> Any:
+    number = _number(value)
+    if not number > 0:
+        raise ValueError("must be above 0")
+    return number
+
+
+def _port(value: Any) -> Any:
+    number = _whole(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("not a port (0..65535)")
+    return number
+
+
+DATABASE_SCHEMES = ("sqlite:///PATH", "postgresql://…", "postgres://…", "postgresql+psycopg://…")
+
+
+def _database_url(value: Any) -> Any:
+    """Empty (the embedded default) or a URL of a database the service supports."""
+    url = _text(value)
+    if url and not (
+        url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://"))
+        or url == "sqlite://"
+    ):
+        scheme = url.split(":", 1)[0] if ":" in url else url
+        raise ValueError(f"unsupported scheme {scheme!r}; supported: {', '.join(DATABASE_SCHEMES)}")
+    return url
 
 
 def _channel_list(value: Any) -> Any:
@@ -202,6 +233,9 @@ def _names(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
+PositiveNumber = Annotated[float, BeforeValidator(_positive)]
+Port = Annotated[int, BeforeValidator(_port)]
+DatabaseUrl = Annotated[str, BeforeValidator(_database_url)]
 Number = Annotated[float, BeforeValidator(_number)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 
@@ -247,7 +281,10 @@ class Environment(BaseSettings):
     )
     OMETRIA_PUSH_RATE: Number = Field(4.0, description="push requests per second")
     STORES_FILE: Text = Field("", description="TOML file of several stores (one [stores.<hash>] table each)")
-    DATABASE_URL: Text = Field("", description="state store; default sqlite:///$BCSYNC_VAR_DIR/bcsync.db")
+    DATABASE_URL: DatabaseUrl = Field(
+        "",
+        description="state store (sqlite:///PATH or postgresql://…); default sqlite:///$BCSYNC_VAR_DIR/bcsync.db",
+    )
     CELERY_BROKER_URL: Text = Field(
         "", description="broker; default a file-backed transport beside the database"
     )
@@ -257,7 +294,20 @@ class Environment(BaseSettings):
     SENTRY_DSN: Text = Field("", description="error reporting (secrets scrubbed)")
     SENTRY_ENVIRONMENT: Text = Field("production", description="Sentry's environment tag")
     LOG_LEVEL: Text = Field("INFO", description="log level when nothing else configured logging")
-    PUBLIC_URL: Text = Field("", description="this service's https base URL, for bcsync hooks register")
+    PUBLIC_URL: Text = Field(
+        "", description="this service's https base URL (https://sync.example.com), for bcsync hooks register"
+    )
+    EVENTS_RETENTION_DAYS: PositiveNumber = Field(
+        7.0, description="days the event log (bcsync events) keeps each event before pruning"
+    )
+    BCSYNC_SANDBOX_BC_PORT: Port = Field(
+        SANDBOX_BC_PORT,
+        description="port of the sandbox's simulated BigCommerce API (make run, bcsync sandbox)",
+    )
+    BCSYNC_SANDBOX_OMETRIA_PORT: Port = Field(
+        SANDBOX_OMETRIA_PORT,
+        description="port of the sandbox's simulated Ometria API (make run, bcsync sandbox)",
+    )
     SYNC_DEBOUNCE_SECONDS: Number = Field(2.0, description="how long to gather changes before a flush")
     SYNC_LEASE_SECONDS: Number = Field(
         120.0, description="how long a claimed batch stays claimed if its worker dies"
@@ -343,7 +393,10 @@ def read_environment() -> Environment:
         for error in exc.errors(include_url=False):
             name = ".".join(str(part) for part in error["loc"])
             reason = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{name}={error['input']!r}: {reason}")
+            if name.endswith("_URL"):  # a URL may carry a password: never echoed
+                problems.append(f"{name}: {reason}")
+            else:
+                problems.append(f"{name}={error['input']!r}: {reason}")
         raise ConfigError("invalid environment: " + "; ".join(problems)) from None
 
 
@@ -359,10 +412,10 @@ def _store_from_env(env: Environment, store_hash: str, sandbox: bool) -> StoreCo
             access_token=SANDBOX_ACCESS_TOKEN,
             client_secret=SANDBOX_CLIENT_SECRET,
             webhook_secret=SANDBOX_WEBHOOK_SECRET,
-            api_url=_or(env.BIGCOMMERCE_API_URL, f"http://127.0.0.1:{SANDBOX_BC_PORT}"),
+            api_url=_or(env.BIGCOMMERCE_API_URL, f"http://127.0.0.1:{env.BCSYNC_SANDBOX_BC_PORT}"),
             channel_id=env.BIGCOMMERCE_CHANNEL_ID,
             ometria_api_key=SANDBOX_OMETRIA_KEY,
-            ometria_api_url=_or(env.OMETRIA_API_URL, f"http://127.0.0.1:{SANDBOX_OMETRIA_PORT}"),
+            ometria_api_url=_or(env.OMETRIA_API_URL, f"http://127.0.0.1:{env.BCSYNC_SANDBOX_OMETRIA_PORT}"),
             ometria_store_id=env.OMETRIA_STORE_ID,
             ometria_push_rate=env.OMETRIA_PUSH_RATE,
             **_storefront_fields(env),
@@ -472,6 +525,8 @@ def load_settings() -> Settings:
         sandbox=sandbox,
         var_dir=var_dir,
         public_url=env.PUBLIC_URL,
+        events_retention_days=env.EVENTS_RETENTION_DAYS,
+        database_url_named=bool(env.DATABASE_URL),
         log_level=env.LOG_LEVEL,
         sentry_environment=env.SENTRY_ENVIRONMENT,
         prometheus_multiproc_dir=env.PROMETHEUS_MULTIPROC_DIR,

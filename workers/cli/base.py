@@ -20,6 +20,7 @@ from workers.domain.ids import is_id, parse_id
 from workers.domain.text import clean
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
+from workers.store.storage import sqlite_path
 
 if TYPE_CHECKING:  # imported where used: `bcsync --help` loads no client or use case
     from workers.clients.bigcommerce import BigCommerceClient
@@ -47,7 +48,16 @@ class Env:
         return self._settings
 
     def db(self) -> str:
+        """The database URL, migrated. A SQLite file DATABASE_URL names that does not exist is an
+        error (nothing is created: `bcsync db upgrade` creates it); the embedded default under
+        BCSYNC_VAR_DIR is created on first use."""
         url = self.settings.database_url
+        path = sqlite_path(url)
+        if self.settings.database_url_named and path is not None and not path.is_file():
+            fail(
+                f"no database at {path} (DATABASE_URL): check the path, or run `bcsync db upgrade` "
+                "to create it there"
+            )
         if url not in self._migrated:
             from workers.store.migrate import upgrade
 

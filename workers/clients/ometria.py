@@ -165,6 +165,20 @@ class OmetriaClient:
             items = [p for p in items if p.get("is_variant") is not True]
         return items
 
+    def product(self, record_id: str) -> dict[str, Any] | None:
+        """Ometria's copy of one product record (GET /v2/products/{id}); None when it has none."""
+        from urllib.parse import quote
+
+        try:
+            answer = self._request("GET", f"/products/{quote(str(record_id), safe='')}")
+        except ConfigurationError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(answer, dict):
+            raise TransientError(f"{SERVICE} GET /products/{{id}}: the answer is not a JSON object")
+        return answer
+
     def iter_products(self, include_variants: bool = True) -> Iterator[dict[str, Any]]:
         """Every product Ometria holds, page by page (offset pagination, until an empty page: a server
         that caps `limit` lower than asked must not end the walk early)."""

@@ -48,6 +48,41 @@ def configure_logging(component: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
 
 
+class RoutineAtDebug(logging.Filter):
+    """Celery logs "Task … succeeded in …: <result>" at INFO for every task. A flush that found
+    nothing to do (the store paused, a storm still settling, no batch) runs on every wake-up — each
+    second while a store is paused and callbacks keep coming — and its line buries what matters:
+    those go at DEBUG (dropped unless the root logger shows DEBUG). Flushes that did work, every
+    other task, failures and retries keep their level."""
+
+    TASK = "workers.tasks.flush_store"
+    NOTHING_DONE = ("{'paused'", "{'settling'", "{'batches': 0,")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = record.args if isinstance(record.args, dict) else None
+        if (
+            context is not None
+            and isinstance(record.msg, str)
+            and record.msg.startswith("Task %(name)s[%(id)s] succeeded in")
+            and context.get("name") == self.TASK
+            and str(context.get("return_value", "")).startswith(self.NOTHING_DONE)
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+ROUTINE_LOGGERS = ("celery.app.trace",)
+
+
+def demote_routine_logs() -> None:
+    """Install RoutineAtDebug on celery's task logger (idempotent)."""
+    for name in ROUTINE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RoutineAtDebug) for f in logger.filters):
+            logger.addFilter(RoutineAtDebug())
+
+
 def init_sentry(settings: Settings, component: str) -> None:
     import sentry_sdk
 
@@ -66,6 +101,7 @@ def init_sentry(settings: Settings, component: str) -> None:
 
 def init_observability(settings: Settings, component: str) -> None:
     configure_logging(component, settings.log_level)
+    demote_routine_logs()
     install_log_redaction(secrets_to_hide(settings))
     if settings.sentry_dsn:
         init_sentry(settings, component)

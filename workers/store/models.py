@@ -142,6 +142,29 @@ class StoreState(Base):
     last_push_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # Ometria accepted
     hooks_checked_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     hooks_inactive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # at that check
+    # who paused the store: "operator" (until resumed) or NULL/"configuration" (the flush, lifts at
+    # paused_until); see workers.store.pauses
+    pause_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    paused_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Event(Base):
+    """The event log (workers.store.events): one row per event and entity id; store-wide events
+    (pause, resume) have no entity. Kept EVENTS_RETENTION_DAYS."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    store_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    entity_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ref: Mapped[str | None] = mapped_column(String(128), nullable=True)  # webhook / batch / request / task id
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_events_entity", "store_hash", "entity", "entity_id", "at"),)
 
 
 class RateBudget(Base):

@@ -214,7 +214,7 @@ def expand(syncer: Any, limit: int = 500) -> int:
                         if exc.status != 404:
                             raise
                         with session_scope(db) as s:  # deleted: whatever Ometria holds may have its prices
-                            products |= storage.products_with_records(s, sh)
+                            products |= storage.active_products(s, sh)
             else:  # TREE
                 before = syncer.lookups()
                 syncer.context(refresh=True)

@@ -19,7 +19,7 @@ from typing import Any
 from workers.domain.fingerprint import canonical_json
 from workers.domain.ids import parse_id
 from workers.domain.mapping import map_product
-from workers.store import storage
+from workers.store import storage, support
 from workers.store.storage import PRODUCT, session_scope
 from workers.sync.flush import BATCH, Syncer
 
@@ -45,6 +45,10 @@ class VerifyReport:
     records: int = 0  # records the mapping gives for them
     ometria_records: int = 0  # Ometria records considered
     drift: list[Drift] = field(default_factory=list)
+    # products with changes still waiting to be flushed (dirty rows): their differences are pending
+    # work, not drift, and are not in `drift`
+    pending: list[int] = field(default_factory=list)
+    pending_records: int = 0
 
     @property
     def drifting_products(self) -> list[int]:
@@ -136,6 +140,12 @@ def verify(
             for rid, item in sorted(held[pid].items())
             if item.get("is_active")
         ]
+    if report.drift:
+        dirty = support.dirty_products(syncer.db, report.store, report.drifting_products)
+        if dirty:
+            report.pending = sorted(dirty)
+            report.pending_records = sum(1 for d in report.drift if d.product_id in dirty)
+            report.drift = [d for d in report.drift if d.product_id not in dirty]
     return report
 
 

@@ -26,6 +26,9 @@ def _quiet_the_warning_about_an_explicit_setting(**_: object) -> None:
         message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
         category=CPendingDeprecationWarning,
     )
+    from workers.ops.observability import demote_routine_logs
+
+    demote_routine_logs()  # a flush that did nothing: "Task … succeeded" at DEBUG
 
 
 def make_celery(settings: Settings) -> Celery:

@@ -18,7 +18,7 @@ from workers.domain.errors import SyncError
 from workers.domain.ids import parse_id
 from workers.domain.text import clean
 from workers.settings import get_settings
-from workers.store import liveness, storage
+from workers.store import events, liveness, pauses, storage, support
 from workers.store.migrate import upgrade
 from workers.store.storage import PRODUCT, session_scope
 from workers.sync.flush import Syncer, backoff, drain
@@ -88,9 +88,17 @@ class SyncTask(Task):
 @app.task(base=SyncTask, name="workers.tasks.flush_store")
 def flush_store(store_hash: str) -> dict:
     sync = syncer(store_hash)
+    state = support.pause_state(sync.db, store_hash)
+    if (
+        state["pause_kind"] == pauses.OPERATOR and state["paused_until"] > 0
+    ):  # until `bcsync resume`, which wakes a flush; the sweep leaves the store alone
+        return {"paused": "until resumed"}
     paused = sync.paused()
-    if paused > 0:
-        flush_store.apply_async(args=[store_hash], countdown=paused)
+    if paused > 0:  # a configuration pause: one flush when it lifts, not one per wake-up meanwhile
+        with session_scope(sync.db) as s:
+            due = storage.schedule_flush(s, store_hash, time.time() + paused)
+        if due:
+            flush_store.apply_async(args=[store_hash], countdown=paused)
         return {"paused": paused}
     if _defer_while_settling(sync, store_hash):
         return {"settling": True}
@@ -140,8 +148,9 @@ def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
 @app.task(base=SyncTask, name="workers.tasks.sweep_dirty")
 def sweep_dirty() -> list[str]:
     """Flush every store that has claimable dirty rows (wake-ups lost or delayed land here)."""
+    held = support.operator_paused(get_settings().database_url)
     with session_scope(get_settings().database_url) as s:
-        stores = [h for h in storage.stores_with_work(s) if h in get_settings().stores]
+        stores = [h for h in storage.stores_with_work(s) if h in get_settings().stores and h not in held]
     for store_hash in stores:
         flush_store.delay(store_hash)
     return stores
@@ -177,9 +186,25 @@ def rolling_resync() -> dict[str, int]:
 
 
 @app.task(base=SyncTask, name="workers.tasks.resync_all")
-def resync_all(store_hash: str | None = None, dry_run: bool = False) -> dict[str, dict]:
+def resync_all(store_hash: str | None = None, dry_run: bool = False, force: bool = False) -> dict[str, dict]:
+    from workers.sync.repair import force_all, preview_all
+
     out = {}
     for sh in [store_hash] if store_hash else list(get_settings().stores):
+        if dry_run:  # what would be pushed, field by field, in the worker's log; nothing is pushed
+            preview = preview_all(syncer(sh), force=force, limit=20)
+            for change in preview.changes:
+                log.info(
+                    "dry run, store %s: would push %s (%s): %s",
+                    sh,
+                    change.record_id,
+                    change.change,
+                    {k: {"old": a, "new": b} for k, (a, b) in change.fields.items()},
+                )
+            out[sh] = {"dry_run": True, "products": preview.products, "records": preview.total}
+            continue
+        if force:
+            force_all(syncer(sh))
         report = syncer(sh).resync_all(dry_run=dry_run)
         out[sh] = {k: v for k, v in vars(report).items() if k != "samples"}
         if report.pushed and not dry_run:
@@ -258,9 +283,13 @@ def _product_of_record(record_id: str) -> list[int]:
 
 @app.task(base=SyncTask, name="workers.tasks.prune")
 def prune() -> int:
-    with session_scope(get_settings().database_url) as s:
-        liveness.prune(s, time.time())
-        return storage.prune_webhooks(s, time.time() - 3600)
+    """Forget webhook ids after an hour, and events after EVENTS_RETENTION_DAYS."""
+    settings = get_settings()
+    now = time.time()
+    with session_scope(settings.database_url) as s:
+        liveness.prune(s, now)
+        n = storage.prune_webhooks(s, now - 3600)
+        return n + events.prune_events(s, now - settings.events_retention_days * 86400)
 
 
 __all__ = [

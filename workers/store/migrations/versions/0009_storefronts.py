@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"  # given as 0005; chained after main's 0006, 0007 (merged into this branch)
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.server import start_sandbox
 from tests.harness import drift
-from tests.test_storefronts_e2e import FR, UK, expected
+from tests.integration.test_storefronts_e2e import FR, UK, expected
 from workers import settings as S
 from workers.store.migrate import upgrade
 from workers.sync.flush import Syncer
