@@ -8,7 +8,12 @@ variants and conversion for the rest):
   records of some of them), each change's callbacks read by the receiver's own parser
   (consumer.webhooks.callbacks) and recorded as the receiver would, then flushed by an in-process
   Syncer (SQLite) until nothing is dirty. BigCommerce calls <= 1.25 x ceil(M/250) x (1 + price
-  lists in use) + the lookups; Ometria requests <= 1.1 x ceil(changed records / 100)."""
+  lists in use) + the lookups; Ometria requests <= 1.1 x ceil(changed records / 100);
+- an hour of the rolling resync (a tick a minute, 6 h lap) as a share of the Standard quota;
+- two stores on one BigCommerce and one Ometria host, one Syncer thread each: the healthy store's
+  quiescence beside a store whose Ometria key is revoked, against its quiescence alone (<= x1.2).
+
+`.venv/bin/python -m bench storefronts [--quick]` runs this section alone."""
 
 from __future__ import annotations
 
