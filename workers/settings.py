@@ -110,6 +110,7 @@ class Settings:
     database_url: str
     broker_url: str
     admin_token: str = ""
+    metrics_token: str = ""  # bearer token for GET /metrics; unset: loopback clients only
     sentry_dsn: str = ""
     debounce_seconds: float = 2.0
     lease_seconds: float = 120.0
@@ -145,7 +146,7 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         out = [s for st in self.stores.values() for s in st.secrets]
-        return out + [s for s in (self.admin_token, self.alert_webhook_url) if s]
+        return out + [s for s in (self.admin_token, self.metrics_token, self.alert_webhook_url) if s]
 
 
 def _text(value: Any) -> Any:
@@ -291,6 +292,9 @@ class Environment(BaseSettings):
     ADMIN_TOKEN: Text = Field(
         "", description="bearer token for the admin API and page; unset: admin disabled"
     )
+    METRICS_TOKEN: Text = Field(
+        "", description="bearer token for GET /metrics; unset: only loopback clients may scrape it"
+    )
     SENTRY_DSN: Text = Field("", description="error reporting (secrets scrubbed)")
     SENTRY_ENVIRONMENT: Text = Field("production", description="Sentry's environment tag")
     LOG_LEVEL: Text = Field("INFO", description="log level when nothing else configured logging")
@@ -344,7 +348,9 @@ class Environment(BaseSettings):
         " default .env in the project directory, never the current directory's",
     )
     PROMETHEUS_MULTIPROC_DIR: Text = Field(
-        "", description="under gunicorn: a fresh writable directory, so /metrics sums every process"
+        "",
+        description="set by infra/web.py for its gunicorns (a folder it wipes at start), so /metrics "
+        "sums every process; not for users to set",
     )
 
 
@@ -509,6 +515,7 @@ def load_settings() -> Settings:
         database_url=env.DATABASE_URL or default_database_url(var_dir),
         broker_url=env.CELERY_BROKER_URL or default_broker_url(),
         admin_token=env.ADMIN_TOKEN,
+        metrics_token=env.METRICS_TOKEN,
         sentry_dsn=env.SENTRY_DSN,
         debounce_seconds=env.SYNC_DEBOUNCE_SECONDS,
         lease_seconds=env.SYNC_LEASE_SECONDS,

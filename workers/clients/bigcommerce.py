@@ -31,7 +31,7 @@ from typing import Any
 
 import requests
 
-from workers.clients.http import Budget, json_of, send
+from workers.clients.http import Budget, Counted, json_of, send
 from workers.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -102,7 +102,7 @@ class BigCommerceClient:
         timeout: tuple[float, float] = (5.0, 30.0),
     ) -> None:
         self.store_hash = store.store_hash
-        self.budget: Budget = budget or NoBudget()
+        self.budget: Budget = Counted(budget or NoBudget(), "bigcommerce", store.store_hash)
         self.session = session or requests.Session()
         self.timeout = timeout
         self.requests_sent = 0

@@ -244,3 +244,13 @@ class RollingResync(Base):
     done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     hour_started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     hour_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class MetricTotal(Base):
+    """A worker-side counter's total since the database was created (workers.domain.tally): each
+    process adds its increments after each task, so the sum over every host only ever grows."""
+
+    __tablename__ = "metric_totals"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # sample name (…_total, …_bucket)
+    labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # JSON of sorted [name, value] pairs
+    value: Mapped[float] = mapped_column(Float, default=0.0)

@@ -12,6 +12,7 @@ This module gathers the store's parts under one import path (`from workers.store
   shared rate budget rows;
 - `failures.py`: the failed list (`record_failure` and what ops do with it);
 - `flushes.py`: the transactions `workers.sync` runs, one method each.
+- `totals.py`: the worker-side counter totals GET /metrics reads.
 Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zone traps.
 """
 
