@@ -26,7 +26,9 @@ from workers.cli import cli
 from workers.store import storage
 from workers.store.migrate import upgrade
 from workers.store.storage import CATEGORY, PRODUCT, Dirty, FailedTask, Ledger, session_scope
-from workers.sync.hooks import HANDLED_SCOPES
+from workers.sync.hooks import scopes_for
+
+HANDLED_SCOPES = scopes_for()  # every scope register subscribes to: the handled ones + channel 1's
 
 BCSYNC = Path(sys.executable).parent / "bcsync"
 
