@@ -22,8 +22,8 @@ import requests
 from sandbox.server import start_sandbox
 from tests import deploy
 from tests.harness import Stack, service_env, wait_until
+from tests.integration.test_metrics import TOKEN, Samples, _spawn_web, counters_only, parse, total
 from tests.services import fresh_pg_database, redis_url
-from tests.test_metrics import TOKEN, Samples, _spawn_web, counters_only, parse, total
 from workers.store import storage
 
 pytestmark = pytest.mark.services
