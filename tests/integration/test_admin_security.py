@@ -37,7 +37,7 @@ STORE = StoreConfig(
     webhook_secret="hook-secret-sec-93e",
     ometria_api_key="ometria-key-sec-4d5",
 )
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_app(tmp_path: Path, **overrides: Any) -> Flask:
