@@ -3,7 +3,7 @@ expiry ends them whatever the cookie says) and the per-client count of wrong adm
 every web process
 
 Revision ID: 0011
-Revises: 0008 (written as 0005; chained after main's 0006, 0007 and 0008 when main was merged)
+Revises: 0010 (written as 0005; chained after main's 0006..0010 when main was merged)
 """
 
 import sqlalchemy as sa
