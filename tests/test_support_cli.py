@@ -293,3 +293,25 @@ def test_a_flush_that_did_nothing_is_logged_at_debug_and_one_that_worked_at_info
         ("{'batches': 2, 'pushed': 40}", "INFO"),
         ("[]", "INFO"),
     ]
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+
+def test_events_older_than_the_retention_are_pruned_and_newer_ones_kept(db_url: str) -> None:
+    import time
+
+    from workers.store import events as event_log
+
+    now = time.time()
+    with session_scope(db_url) as s:
+        event_log.log_event(s, "st", event_log.CALLBACK, entity=PRODUCT, ids=[1, 2], now=now - 8 * 86400)
+        event_log.log_event(s, "st", event_log.PAUSE, detail={"reason": "x"}, now=now - 7.5 * 86400)
+        event_log.log_event(s, "st", event_log.PUSH, entity=PRODUCT, ids=[1], ref="r1", now=now - 86400)
+    with session_scope(db_url) as s:
+        assert event_log.prune_events(s, now - 7 * 86400) == 3
+    with session_scope(db_url) as s:
+        left = event_log.events_for(s, "st", PRODUCT, 1)
+        assert [(e.kind, e.ref) for e in left] == [("push", "r1")]
+        assert event_log.prune_events(s, now) == 1  # everything old: all of it goes
+        assert event_log.events_for(s, "st", PRODUCT, 1) == []
