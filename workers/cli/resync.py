@@ -11,18 +11,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from workers.cli.base import ASYNC_OPTION, STORE_OPTION, Env, cli, fail, pass_env
+from workers.cli.base import ASYNC_OPTION, STORE_OPTION, Env, IdParam, cli, fail, pass_env
 from workers.cli.flushing import flush_here, wake
 from workers.cli.render import short
 from workers.settings import StoreConfig
 from workers.store.storage import CATEGORY, PRODUCT
+
+if TYPE_CHECKING:
+    from workers.sync.flush import ResyncReport
 
 
 @cli.group()
@@ -80,7 +83,7 @@ def _resync_ids(
 
 
 @resync.command("product")
-@click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1, max=2**63 - 1))
+@click.argument("ids", nargs=-1, required=True, type=IdParam("product id"))
 @click.option("--dry-run", is_flag=True, help="Push nothing; show each record's fields old → new.")
 @STORE_OPTION
 @ASYNC_OPTION
@@ -93,7 +96,7 @@ def resync_product(
 
 
 @resync.command("category")
-@click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1, max=2**63 - 1))
+@click.argument("ids", nargs=-1, required=True, type=IdParam("category id"))
 @click.option("--dry-run", is_flag=True, help="Push nothing; show each record's fields old → new.")
 @STORE_OPTION
 @ASYNC_OPTION
@@ -148,14 +151,14 @@ def resync_all(env: Env, dry_run: bool, force: bool, store_hash: str | None, run
         sys.exit(1)
 
 
-def _resync_store(env: Env, store: StoreConfig, dry_run: bool):  # type: ignore[no-untyped-def]
+def _resync_store(env: Env, store: StoreConfig, dry_run: bool) -> ResyncReport:
     syncer = env.syncer(store)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=env.err, transient=False) as progress:
         label = f"{'dry run ' if dry_run else ''}store {escape(store.store_hash)}"
         task = progress.add_task(f"{label}: starting", total=None)
 
-        def on_page(rep) -> None:  # type: ignore[no-untyped-def]
+        def on_page(rep: ResyncReport) -> None:
             pushed = "" if dry_run else f" · pushed {rep.pushed}"
             progress.update(
                 task,

@@ -339,10 +339,10 @@ class BigCommerceClient:
                 wait = max(reset_ms / 1000.0, 0.0)
                 message = f"{prefix}: the store's quota is used up; the window resets in {wait:.1f}s"
                 return TransientError(message, retry_after=wait, status=status)
-            wait = _number(headers.get("Retry-After"))
+            asked = _number(headers.get("Retry-After"))
             message = f"{prefix} without rate-limit headers (platform load): back off"
             return TransientError(
-                message, retry_after=PLATFORM_BACKOFF if wait is None else wait, status=status
+                message, retry_after=PLATFORM_BACKOFF if asked is None else asked, status=status
             )
         detail = _error_detail(resp, self._secrets)
         if status >= 500:

@@ -1,5 +1,6 @@
 """Keep secrets out of logs and error reports: every configured secret, and anything shaped like an
-auth header or a webhook signature, becomes "***".
+auth header or a webhook signature, becomes "***"; escape sequences and control characters (from
+upstream text quoted in a message) are removed (workers.domain.text.clean).
 
 - `install_log_redaction(secrets)`: a `logging.Filter` on the root logger's handlers, plus a wrapper
   around the LogRecord factory so that handlers added later (or on other loggers) see redacted
@@ -17,10 +18,15 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from workers.domain.text import clean
 
 MASK = "***"
+
+# sentry-sdk's events and breadcrumbs are TypedDicts; a scrubbed one has the same shape.
+_Event = TypeVar("_Event", bound=Mapping[str, Any])
 
 # "X-Auth-Token: abc", "'X-Ometria-Auth': 'abc'", "webhook-signature=v1,abc v1,def", ...
 _HEADER_VALUE = re.compile(
@@ -53,6 +59,7 @@ class Redactor:
             self._pattern = re.compile("|".join(re.escape(s) for s in longest_first))
 
     def text(self, value: str) -> str:
+        value = clean(value)  # upstream text quoted in a log line carries no terminal escapes either
         pattern = self._pattern
         if pattern is not None:
             value = pattern.sub(MASK, value)
@@ -152,7 +159,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def scrub_event(event: _Event, hint: dict[str, Any] | None = None) -> _Event | None:
     """sentry-sdk `before_send`: the event with every secret removed; dropped if scrubbing fails."""
     try:
         return _scrub(event)
@@ -160,6 +167,6 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
         return None
 
 
-def scrub_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def scrub_breadcrumb(crumb: _Event, hint: dict[str, Any] | None = None) -> _Event | None:
     """sentry-sdk `before_breadcrumb`."""
     return scrub_event(crumb, hint)

@@ -3,15 +3,16 @@ through psycopg 3), `session_scope` for one transaction."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 # --- engine and sessions -------------------------------------------------------------------
@@ -47,10 +48,29 @@ def create_sqlite_folder(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
+_ENGINES: list[Engine] = []
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child (a Celery pool process started after the parent used the database, e.g. from
+    its heartbeat thread) must not share the parent's pooled connections: new pools, parent's kept."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """The engine of a database URL. Creates no folder (SQLite itself creates a missing file in an
     existing folder on first connect: callers that must not, check `sqlite_path` first)."""
+    engine = _make_engine(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -100,3 +120,9 @@ def insert_for(session: Session) -> Any:
 def ping(url: str) -> None:
     with get_engine(url).connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched: for such a statement the result is a `CursorResult`,
+    which has `rowcount`."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)

@@ -7,6 +7,9 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from workers.domain.text import clean
 
 PRODUCT = "product"
 CATEGORY = "category"
@@ -14,6 +17,28 @@ CATEGORY = "category"
 
 class Base(DeclarativeBase):
     pass
+
+
+class CleanText(TypeDecorator[str]):
+    """Text that may come from upstream (error texts, response excerpts, Ometria's error_message):
+    written and read back without escape sequences or control characters (workers.domain.text.clean),
+    so neither a terminal nor a page ever gets them, whatever wrote the row and whenever."""
+
+    impl: type[TypeEngine[Any]] = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return clean(value) if isinstance(value, str) else value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return clean(value) if isinstance(value, str) else value
+
+
+class CleanString(CleanText):
+    """CleanText for a VARCHAR column."""
+
+    impl = String
+    cache_ok = True
 
 
 class Dirty(Base):
@@ -30,7 +55,7 @@ class Dirty(Base):
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     not_before: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(CleanText, nullable=True)
 
     __table_args__ = (Index("ix_dirty_claimable", "store_hash", "entity", "lease_until", "not_before"),)
 
@@ -55,10 +80,10 @@ class FailedTask(Base):
     task: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(16))
     entity_ids: Mapped[list[int]] = mapped_column(JSON)
-    record_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    record_id: Mapped[str | None] = mapped_column(CleanString(128), nullable=True)
     kind: Mapped[str] = mapped_column(String(16))  # transient | permanent | configuration
-    error: Mapped[str] = mapped_column(Text)
-    traceback: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(CleanText)
+    traceback: Mapped[str] = mapped_column(CleanText, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_failed_at: Mapped[float] = mapped_column(Float)
     last_failed_at: Mapped[float] = mapped_column(Float)
@@ -66,9 +91,13 @@ class FailedTask(Base):
 
 
 class SeenWebhook(Base):
+    """A callback's webhook id already recorded for a store: `digest` is the SHA-256 (hex) of the whole
+    `webhook-id` (workers.store.state.webhook_digest): two stores may send the same id, and ids of any
+    length never collide."""
+
     __tablename__ = "seen_webhooks"
-    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    store_hash: Mapped[str] = mapped_column(String(64))
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[float] = mapped_column(Float, index=True)
 
 
@@ -89,6 +118,7 @@ class Heartbeat(Base):
     part: Mapped[str] = mapped_column(String(16), primary_key=True)  # worker | beat
     process: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
     last_seen: Mapped[float] = mapped_column(Float, index=True)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # first heartbeat
 
 
 class StoreState(Base):
@@ -98,11 +128,15 @@ class StoreState(Base):
     lookups_at: Mapped[float] = mapped_column(Float, default=0.0)
     last_sweep_at: Mapped[float] = mapped_column(Float, default=0.0)
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
-    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pause_reason: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     flush_due_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     seen_errors: Mapped[list[str] | None] = mapped_column(
         JSON, nullable=True
     )  # Ometria _errors already filed
+    last_flush_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # a batch released
+    last_push_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # Ometria accepted
+    hooks_checked_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hooks_inactive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # at that check
     # who paused the store: "operator" (until resumed) or NULL/"configuration" (the flush, lifts at
     # paused_until); see workers.store.pauses
     pause_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -138,3 +172,37 @@ class RateBudget(Base):
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     in_flight: Mapped[int] = mapped_column(Integer, default=0)
     slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
+    observed_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # last rate headers
+
+
+class Incident(Base):
+    """One row per alert condition (e.g. `silent:worker`, `paused:<store>`): open or closed. Every
+    evaluator changes a row only by compare-and-set on `version`, so of several processes judging
+    the same change exactly one opens (or closes) the incident and queues its message."""
+
+    __tablename__ = "incidents"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[float] = mapped_column(Float)
+    closed_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)  # when `value` last moved
+    value: Mapped[float] = mapped_column(Float)  # what the condition measures (failed-list baseline)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class AlertOutbox(Base):
+    """Messages for ALERT_WEBHOOK_URL, written with the incident's change and sent (retried) after."""
+
+    __tablename__ = "alert_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident: Mapped[str] = mapped_column(String(160))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_until: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)

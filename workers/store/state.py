@@ -1,34 +1,41 @@
-"""Small shared state: webhook ids seen (replay protection), the beat schedule and heartbeats,
+"""Small shared state: webhook ids seen (replay protection, per store, keyed by the SHA-256 of the whole
+id), the beat schedule and heartbeats,
 per-store state (lookups cache, pause, sweep watermark) and the rate budget rows."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from workers.store.engine import insert_for
+from workers.store.engine import insert_for, rowcount
 from workers.store.models import BeatRun, Heartbeat, RateBudget, SeenWebhook, StoreState
 
 WEBHOOK_INSERT = text(
-    "INSERT INTO seen_webhooks (webhook_id, store_hash, received_at) VALUES (:webhook_id, :store_hash, :now)"
-    " ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id"
+    "INSERT INTO seen_webhooks (store_hash, digest, received_at) VALUES (:store_hash, :digest, :now)"
+    " ON CONFLICT (store_hash, digest) DO NOTHING RETURNING digest"
 )
 
 # --- webhook ids ---------------------------------------------------------------------------
 
 
+def webhook_digest(webhook_id: str) -> str:
+    """The key of a webhook id: SHA-256 (64 hex digits) of the whole id, whatever its length."""
+    return hashlib.sha256(webhook_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: float | None = None) -> bool:
-    """True the first time a webhook id is seen, False for a replay (within the retention)."""
+    """True the first time a store sees a webhook id, False for a replay (within the retention)."""
     now = time.time() if now is None else now
-    params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
+    params = {"store_hash": store_hash, "digest": webhook_digest(webhook_id), "now": now}
     return session.connection().execute(WEBHOOK_INSERT, params).first() is not None
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
-    return int(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)).rowcount or 0)
+    return rowcount(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)))
 
 
 # --- beat schedule and heartbeats ----------------------------------------------------------
@@ -37,7 +44,7 @@ def prune_webhooks(session: Session, older_than: float) -> int:
 def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, float]:
     """Each entry's last run; an entry no beat has seen yet is entered as run `now` (first run after
     one interval, as celery's own scheduler does)."""
-    names = list(names)
+    names = sorted(names)  # every beat inserts in the same order: two starting at once never deadlock
     for name in names:
         ins = insert_for(session)(BeatRun).values(name=name, last_run_at=now, beat="")
         session.execute(ins.on_conflict_do_nothing(index_elements=[BeatRun.name]))
@@ -48,18 +55,20 @@ def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, f
 def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: str) -> float | None:
     """Take the run of `name` that is due after `seen` (compare-and-set): None if this beat took it,
     else the last run another beat recorded meanwhile."""
-    taken = session.execute(
-        update(BeatRun)
-        .where(BeatRun.name == name, BeatRun.last_run_at == seen)
-        .values(last_run_at=now, beat=beat)
-    ).rowcount
+    taken = rowcount(
+        session.execute(
+            update(BeatRun)
+            .where(BeatRun.name == name, BeatRun.last_run_at == seen)
+            .values(last_run_at=now, beat=beat)
+        )
+    )
     if taken:
         return None
     return float(session.execute(select(BeatRun.last_run_at).where(BeatRun.name == name)).scalar_one())
 
 
 def record_heartbeat(session: Session, part: str, process: str, now: float) -> None:
-    ins = insert_for(session)(Heartbeat).values(part=part, process=process, last_seen=now)
+    ins = insert_for(session)(Heartbeat).values(part=part, process=process, last_seen=now, started_at=now)
     session.execute(
         ins.on_conflict_do_update(index_elements=[Heartbeat.part, Heartbeat.process], set_={"last_seen": now})
     )

@@ -66,12 +66,16 @@ from workers.store.ledger import (
 from workers.store.models import (
     CATEGORY,
     PRODUCT,
+    AlertOutbox,
     Base,
     BeatRun,
+    CleanString,
+    CleanText,
     Dirty,
     Event,
     FailedTask,
     Heartbeat,
+    Incident,
     Ledger,
     RateBudget,
     SeenWebhook,
@@ -87,9 +91,12 @@ from workers.store.state import (
     record_heartbeat,
     remember_webhook,
     store_state,
+    webhook_digest,
 )
 
 __all__ = [
+    "AlertOutbox",
+    "Incident",
     "CATEGORY",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",
@@ -99,6 +106,8 @@ __all__ = [
     "WEBHOOK_INSERT",
     "Base",
     "BeatRun",
+    "CleanString",
+    "CleanText",
     "Dirty",
     "Event",
     "FailedTask",
@@ -152,4 +161,5 @@ __all__ = [
     "session_scope",
     "store_state",
     "stores_with_work",
+    "webhook_digest",
 ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.domain.fingerprint import canonical_json
+from workers.domain.ids import parse_id
 from workers.domain.mapping import map_product
 from workers.store import storage, support
 from workers.store.storage import PRODUCT, session_scope
@@ -61,8 +62,11 @@ class VerifyReport:
 
 
 def parent_of(record_id: str) -> int | None:
-    head = str(record_id).split("-", 1)[0]
-    return int(head) if head.isdigit() else None
+    """The product id an Ometria record id starts with; None when it is not one ("²", 2^63, "x")."""
+    try:
+        return parse_id(str(record_id).split("-", 1)[0])
+    except ValueError:
+        return None
 
 
 def same(a: Any, b: Any) -> bool:

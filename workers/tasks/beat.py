@@ -8,36 +8,42 @@ container and is per host, so a restarted or second beat would not know what the
 Each entry's last run is one row (`beat_runs`). Before sending a due task a beat takes the run by
 compare-and-set on the last run it saw: of two beats running at once (a rolling deploy overlaps
 them; Kubernetes may too) exactly one sends each run, and the other adopts the winner's time. A
-restarted beat reads the rows and goes on where the schedule was. Every tick also records beat's
-heartbeat (`heartbeats`), so a silent beat is seen.
+restarted beat reads the rows and goes on where the schedule was. Beat ticks at least every
+BCSYNC_HEARTBEAT_SECONDS and records its heartbeat (`heartbeats`), so a silent beat is seen; after
+each heartbeat it evaluates incidents and sends their alerts in a thread of its own
+(workers.ops.liveness), so a dead worker is still reported while beat lives.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from celery.beat import ScheduleEntry, Scheduler
+from sqlalchemy.exc import OperationalError
 
+from workers.ops.liveness import Evaluations, process_name
 from workers.settings import get_settings
 from workers.store import storage
 from workers.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0  # at most one heartbeat write per this many seconds of ticking
+DEADLOCK_RETRIES = 3
 
 
 class DatabaseScheduler(Scheduler):
     """celery.beat.Scheduler whose last-run times live in the database (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._url = get_settings().database_url
-        self._me = f"{socket.gethostname()}:{os.getpid()}"
+        settings = get_settings()
+        self._url = settings.database_url
+        self._heartbeat = settings.heartbeat_seconds
+        self._me = process_name(socket.gethostname())
+        self._evaluations = Evaluations(settings, f"beat {self._me}")
         self._seen: dict[str, float] = {}  # entry name -> last run recorded in the database
         self._beat_at = 0.0
         kwargs.pop("schedule_filename", None)
@@ -47,22 +53,32 @@ class DatabaseScheduler(Scheduler):
         upgrade(self._url)  # runs before beat_init: the tables must exist now
         self.install_default_entries(self.data)
         self.merge_inplace(self.app.conf.beat_schedule)
-        with storage.session_scope(self._url) as s:
-            self._seen = storage.beat_runs(s, self.schedule, time.time())
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                with storage.session_scope(self._url) as s:
+                    self._seen = storage.beat_runs(s, self.schedule, time.time())
+                break
+            except OperationalError as exc:  # two beats starting at once: the rows are there now
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                log.warning("beat: reading the schedule failed (%s); again", type(exc.orig).__name__)
+                time.sleep(0.2 * attempt)
         for name, entry in self.schedule.items():
             entry.last_run_at = datetime.fromtimestamp(self._seen[name], UTC)
         log.info("beat: schedule read from the database (%d entries)", len(self._seen))
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         now = time.time()
-        if now - self._beat_at >= HEARTBEAT_SECONDS:
+        if now - self._beat_at >= self._heartbeat * 0.9:
             try:
                 with storage.session_scope(self._url) as s:
                     storage.record_heartbeat(s, "beat", self._me, now)
                 self._beat_at = now
             except Exception as exc:  # noqa: BLE001 — the database away: the run claims fail too
                 log.warning("beat: heartbeat not recorded: %s", exc)
-        return float(super().tick(*args, **kwargs))
+            self._evaluations.kick()
+        # wake at least once per heartbeat, however far the next due entry is
+        return min(float(super().tick(*args, **kwargs)), self._heartbeat)
 
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
         """Send the due run only if this beat takes it; otherwise adopt the other beat's time."""

@@ -15,12 +15,15 @@ from celery.signals import beat_init, worker_process_init, worker_shutting_down
 
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain.errors import SyncError
+from workers.domain.ids import parse_id
+from workers.domain.text import clean
 from workers.settings import get_settings
-from workers.store import events, pauses, storage, support
+from workers.store import events, liveness, pauses, storage, support
 from workers.store.migrate import upgrade
 from workers.store.storage import PRODUCT, session_scope
 from workers.sync.flush import Syncer, backoff, drain
 from workers.sync.hooks import revive_hooks
+from workers.tasks import heartbeat as _heartbeat  # noqa: F401 — connects the worker's heartbeat thread
 from workers.tasks.app import app
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,8 @@ def flush_store(store_hash: str) -> dict:
         for key in ("claimed", "pushed", "requests", "failed"):
             totals[key] += getattr(report, key)
         log.info("flushed store %s: %s", store_hash, report)
+        if not report.error:
+            _record_flush(sync, store_hash, report.pushed > 0)
         if report.retry_in is not None:
             flush_store.apply_async(args=[store_hash], countdown=report.retry_in)
         if _stopping():
@@ -117,6 +122,15 @@ def flush_store(store_hash: str) -> dict:
     if more and time.time() >= deadline:
         flush_store.delay(store_hash)  # a long backlog: hand over to the next task, keep the queue fair
     return totals
+
+
+def _record_flush(sync: Syncer, store_hash: str, pushed: bool) -> None:
+    """Liveness: the store's last flush (and last accepted push). Never fails the flush."""
+    try:
+        with session_scope(sync.db) as s:
+            liveness.record_flush(s, store_hash, pushed)
+    except Exception as exc:  # noqa: BLE001 — the next batch records it
+        log.warning("store %s: last flush not recorded (%s)", store_hash, type(exc).__name__)
 
 
 def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
@@ -178,6 +192,9 @@ def resync_all(store_hash: str | None = None, dry_run: bool = False, force: bool
             force_all(syncer(sh))
         report = syncer(sh).resync_all(dry_run=dry_run)
         out[sh] = {k: v for k, v in vars(report).items() if k != "samples"}
+        if report.pushed and not dry_run:
+            with session_scope(get_settings().database_url) as s:
+                liveness.record_push(s, sh)
         if report.gone and not dry_run:
             flush_store.delay(sh)
     return out
@@ -192,7 +209,10 @@ def check_hooks() -> dict[str, list[int]]:
             revived = [int(h["id"]) for h in revive_hooks(BigCommerceClient(store), sh)]
         except SyncError as exc:
             log.warning("hook check of store %s failed: %s", sh, exc)
-            revived = []
+            out[sh] = []
+            continue
+        with session_scope(get_settings().database_url) as s:
+            liveness.record_hook_check(s, sh, inactive=len(revived))
         out[sh] = revived
     return out
 
@@ -219,17 +239,17 @@ def collect_ometria_errors() -> dict[str, int]:
                 if key in seen or not record_id:
                     continue
                 seen.append(key)
-                pid = record_id.split("-", 1)[0]
                 storage.record_failure(
                     s,
                     store_hash=sh,
                     task="ometria-validation",
                     entity=PRODUCT,
-                    entity_ids=[int(pid)] if pid.isdigit() else [],
+                    entity_ids=_product_of_record(record_id),
                     kind="permanent",
-                    record_id=record_id,
-                    error=f"Ometria rejected {record_id} at {err.get('error_path')}: "
-                    f"{err.get('error_message')}",
+                    record_id=clean(record_id)[:128],
+                    error=clean(
+                        f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}"
+                    ),
                 )
                 storage.forget_records(s, sh, [record_id])
                 filed += 1
@@ -238,12 +258,21 @@ def collect_ometria_errors() -> dict[str, int]:
     return out
 
 
+def _product_of_record(record_id: str) -> list[int]:
+    """The product id an Ometria record id starts with ("12" or "12-34"), if it is one."""
+    try:
+        return [parse_id(record_id.split("-", 1)[0])]
+    except ValueError:
+        return []
+
+
 @app.task(base=SyncTask, name="workers.tasks.prune")
 def prune() -> int:
     """Forget webhook ids after an hour, and events after EVENTS_RETENTION_DAYS."""
     settings = get_settings()
     now = time.time()
     with session_scope(settings.database_url) as s:
+        liveness.prune(s, now)
         n = storage.prune_webhooks(s, now - 3600)
         return n + events.prune_events(s, now - settings.events_retention_days * 86400)
 

@@ -2,14 +2,14 @@
 paused a store (an operator until resumed, or a configuration error until a time)
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"  # chained after main's 0006 and 0007 when main was merged in (the brief said 0005)
 branch_labels = None
 depends_on = None
 
