@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -154,7 +155,7 @@ def failed_replay(
         sys.exit(1)
 
 
-def _report_outcomes(env: Env, db: str, entries: list, started: float) -> bool:  # type: ignore[type-arg]
+def _report_outcomes(env: Env, db: str, entries: list[Any], started: float) -> bool:
     """One line per replayed entry: what its replay did. False when one still fails."""
     ok = True
     for entry_id, outcome in failures.replay_outcomes(db, entries, started).items():

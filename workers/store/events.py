@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, text
 from sqlalchemy.orm import Session
 
+from workers.store.engine import rowcount
 from workers.store.models import Event
 
 CALLBACK = "callback"
@@ -142,4 +143,4 @@ def prune_events(session: Session, older_than: float) -> int:
         q = delete(Event).where(Event.at < older_than)
     else:
         q = delete(Event).where(Event.id < first_kept)
-    return int(session.execute(q).rowcount or 0)
+    return rowcount(session.execute(q))

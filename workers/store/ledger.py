@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from workers.store.engine import rowcount
 from workers.store.models import Ledger
 
 # --- ledger --------------------------------------------------------------------------------
@@ -115,11 +116,11 @@ def force_repush(
     record has, so the next flush pushes every one of them whole. Returns the rows changed."""
     q = update(Ledger).where(Ledger.store_hash == store_hash)
     if product_ids is None:
-        return int(session.execute(q.values(fingerprint=fingerprint)).rowcount or 0)
+        return rowcount(session.execute(q.values(fingerprint=fingerprint)))
     ids, n = sorted({int(i) for i in product_ids}), 0
     for start in range(0, len(ids), 500):
         chunk = q.where(Ledger.product_id.in_(ids[start : start + 500]))
-        n += int(session.execute(chunk.values(fingerprint=fingerprint)).rowcount or 0)
+        n += rowcount(session.execute(chunk.values(fingerprint=fingerprint)))
     return n
 
 
