@@ -114,6 +114,11 @@ def test_dry_runs_show_each_field_old_to_new_and_push_nothing(env: Env) -> None:
     assert snapshot(env) == before
     forced = env.ok("resync", "all", "--dry-run", "--force")
     assert "pushed whole" in forced and snapshot(env) == before
+    data = json.loads(env.ok("resync", "product", str(pid), "--dry-run", "--json"))
+    (change,) = [c for c in data["changes"] if c["record_id"] == str(pid)]
+    assert change["change"] == "update" and change["fields"]["title"]["old"] == "Stale title in Ometria"
+    assert change["fields"]["title"]["new"] == env.sandbox.store.get_product(pid)["name"]
+    assert data["pushed"] == 0 and snapshot(env) == before
 
 
 # --- not found: exit 1, nothing changed ------------------------------------------------------------
@@ -132,6 +137,7 @@ def test_dry_runs_show_each_field_old_to_new_and_push_nothing(env: Env) -> None:
         (["resume", "abc123"], "store 'abc123' is not configured"),
         (["events", "--store", "abc123"], "store 'abc123' is not configured"),
         (["failed", "replay", "999"], "no failed task with id 999"),
+        (["failed", "list", "--store", "abc123"], "store 'abc123' is not configured"),
     ],
 )
 def test_naming_what_does_not_exist_says_so_exits_1_and_changes_nothing(
