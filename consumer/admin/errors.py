@@ -9,8 +9,9 @@ from flask import Response, jsonify, render_template
 from sqlalchemy.exc import SQLAlchemyError
 
 from consumer.admin import session
-from consumer.admin.actions import BadRequest
+from consumer.admin.actions import BadRequest, UpstreamError
 from consumer.admin.blueprint import admin_bp
+from workers.domain.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,20 @@ def _bad_request(exc: BadRequest) -> Response:
     if session.is_api():
         return json_error(400, str(exc))
     return Response(render_template("admin_error.html", message=str(exc)), status=400, mimetype="text/html")
+
+
+@admin_bp.errorhandler(NotFoundError)
+def _not_found(exc: NotFoundError) -> Response:
+    if session.is_api():
+        return json_error(404, str(exc))
+    return Response(render_template("admin_error.html", message=str(exc)), status=404, mimetype="text/html")
+
+
+@admin_bp.errorhandler(UpstreamError)
+def _upstream(exc: UpstreamError) -> Response:
+    if session.is_api():
+        return json_error(502, str(exc))
+    return Response(render_template("admin_error.html", message=str(exc)), status=502, mimetype="text/html")
 
 
 @admin_bp.errorhandler(SQLAlchemyError)

@@ -65,6 +65,14 @@ class Env:
             self._migrated.add(url)
         return url
 
+    def save_metrics(self) -> None:
+        """At the command's end: the API requests and flushes it made into the /metrics totals
+        (only where the command used the database already)."""
+        if self._settings is not None and self._settings.database_url in self._migrated:
+            from workers.ops.observability import persist_tally
+
+            persist_tally(self._settings.database_url)
+
     def stores(self, store_hash: str | None) -> list[StoreConfig]:
         stores = self.settings.stores
         if store_hash:
@@ -174,6 +182,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 def cli(ctx: click.Context) -> None:
     """Ops and support for bigcommerce-ometria-sync."""
     ctx.obj = Env(out=console(sys.stdout), err=console(sys.stderr))
+    ctx.call_on_close(ctx.obj.save_metrics)
     root = logging.getLogger()
     if not any(isinstance(h, RichHandler) for h in root.handlers):
         handler = RichHandler(console=ctx.obj.err, show_time=False, show_path=False)

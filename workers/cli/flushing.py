@@ -44,6 +44,7 @@ def flush_here(
     accepted). Returns False when a batch or one of those products failed, or when an operator
     paused the store (then nothing is flushed: the pause says how it lifts). `quiet`: no line for
     products that pushed nothing (the caller reports them)."""
+    from workers.ops.observability import record_flush
     from workers.sync.flush import drain
     from workers.sync.pausing import pause_status
 
@@ -60,7 +61,15 @@ def flush_here(
         syncer.expand_categories()
     ok = True
     batches = 0
+    batch_started = time.monotonic()
     for report in drain(syncer, started + FLUSH_DEADLINE):
+        record_flush(
+            sh,
+            ok=report.error is None,
+            products=report.claimed,
+            records=report.pushed,
+            seconds=time.monotonic() - batch_started,
+        )
         batches += 1
         line = (
             f"batch {batches}: {report.claimed} claimed, {report.fetched} fetched, {report.gone} gone, "
@@ -73,6 +82,7 @@ def flush_here(
             ok = False
             retry = f"; retry in {report.retry_in:.0f}s by the worker" if report.retry_in else ""
             env.err.print(f"[red]flush failed: {escape(redact_env(env, report.error))}{retry}[/red]")
+        batch_started = time.monotonic()
     if not batches:
         env.out.print("nothing to flush")
     pushed, left, waiting = support.flush_outcome(db, sh, started, product_ids)

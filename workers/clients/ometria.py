@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from workers.clients.bigcommerce import Budget, NoBudget
-from workers.clients.http import json_of, send
+from workers.clients.http import Counted, json_of, send
 from workers.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -36,6 +36,7 @@ from workers.domain.errors import (
     TransientError,
     body_excerpt,
 )
+from workers.domain.tally import TALLY
 from workers.settings import StoreConfig
 
 MAX_RECORDS = 100  # per push request
@@ -81,7 +82,7 @@ class OmetriaClient:
         timeout: tuple[float, float] = (5.0, 30.0),
     ) -> None:
         self.store_hash = store.store_hash
-        self.budget: Budget = budget or NoBudget()
+        self.budget: Budget = Counted(budget or NoBudget(), "ometria", store.store_hash)
         self.session = session or requests.Session()
         self.timeout = timeout
         self.requests_sent = 0
@@ -127,11 +128,14 @@ class OmetriaClient:
         if status is None and accepted is None:
             raise TransientError(f"{SERVICE} POST /push: the answer has neither status nor counts")
         rejected_count = _count(rejected, 0)
-        return PushResult(
+        result = PushResult(
             accepted=_count(accepted, len(records) - rejected_count),
             rejected=rejected_count,
             request_id=str(answer.get("request_id") or ""),
         )
+        TALLY.inc("bcsync_ometria_records", result.accepted, store=self.store_hash, outcome="accepted")
+        TALLY.inc("bcsync_ometria_records", result.rejected, store=self.store_hash, outcome="rejected")
+        return result
 
     def push_all(self, records: Sequence[Mapping[str, Any]]) -> list[PushResult]:
         """Push in chunks of 100, in order; stops at (and raises) the first failure."""

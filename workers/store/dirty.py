@@ -292,8 +292,7 @@ def stores_with_work(session: Session, now: float | None = None) -> list[str]:
 
 def dirty_products(session: Session, store_hash: str, product_ids: Sequence[int]) -> set[int]:
     """Those of `product_ids` that have a dirty row (a change still waiting to be flushed)."""
-    ids = sorted({int(i) for i in product_ids})
-    found: set[int] = set()
+    ids, found = sorted({int(i) for i in product_ids}), set[int]()
     for start in range(0, len(ids), 500):
         q = select(Dirty.entity_id).where(
             Dirty.store_hash == store_hash,

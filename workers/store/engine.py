@@ -32,6 +32,19 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_ENGINES: list[Engine] = []
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child (a Celery pool process started after the parent used the database, e.g. from
+    its heartbeat thread) must not share the parent's pooled connections: new pools, parent's kept."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a sqlite:/// URL (None for other databases and in-memory SQLite)."""
     if not url.startswith("sqlite"):
@@ -46,19 +59,6 @@ def create_sqlite_folder(url: str) -> None:
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-
-
-_ENGINES: list[Engine] = []
-
-
-def _forget_pools_after_fork() -> None:
-    """A forked child (a Celery pool process started after the parent used the database, e.g. from
-    its heartbeat thread) must not share the parent's pooled connections: new pools, parent's kept."""
-    for engine in _ENGINES:
-        engine.dispose(close=False)
-
-
-os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 @lru_cache(maxsize=8)

@@ -52,7 +52,7 @@ class Callback:
         return webhook_digest(self.webhook_id) if self.webhook_id is not None else None
 
     @property
-    def ref(self) -> str | None:
+    def shown_id(self) -> str | None:
         """The webhook id as the event log shows it (its first 128 characters)."""
         return self.webhook_id[:128] if self.webhook_id is not None else None
 
@@ -168,7 +168,7 @@ def _event_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any
             "kind": "callback",
             "entity": cb.entity,
             "entity_id": int(i),
-            "ref": cb.ref,
+            "ref": cb.shown_id,
             "detail": json.dumps({"scope": cb.scope}, separators=(",", ":")),
         }
         for cb in callbacks
@@ -177,14 +177,14 @@ def _event_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any
 
 
 # The group travels as one JSON parameter (one row per callback and id: webhook id's digest, store,
-# entity, id, the webhook id itself for the event log, scope — cheaper to send than arrays). The
-# (store, digest) pairs go in first; only rows of callbacks whose pair was new (or that carry no id)
-# are upserted, each key once and in key order (one statement never touches a row twice; concurrent
-# groups lock rows in the same order), and logged in `events` (one row per callback and id). Answers
-# the (store, digest) pairs seen before.
+# entity, id, scope, the webhook id as the event log shows it — cheaper to send than arrays). The
+# (store, digest) pairs go in first; only rows of callbacks whose pair was new (or that carry no id) are
+# upserted, each key once and in key order (one statement never touches a row twice; concurrent groups
+# lock rows in the same order), and logged in `events` (one row per callback and id). Answers the
+# (store, digest) pairs seen before.
 RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
     "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json)"  # noqa: S608
-    "   AS t(w text, s text, e text, i bigint, r text, c text)),"
+    "   AS t(w text, s text, e text, i bigint, c text, r text)),"
     " fresh AS (INSERT INTO seen_webhooks (store_hash, digest, received_at)"
     "   SELECT DISTINCT s, w, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
     "   ON CONFLICT (store_hash, digest) DO NOTHING RETURNING store_hash, digest),"
@@ -205,7 +205,7 @@ RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
 
 def _postgres_params(callbacks: Sequence[Callback], now: float) -> dict[str, Any]:
     rows = [
-        {"w": cb.digest, "s": cb.store_hash, "e": cb.entity, "i": int(i), "r": cb.ref, "c": cb.scope}
+        {"w": cb.digest, "s": cb.store_hash, "e": cb.entity, "i": int(i), "c": cb.scope, "r": cb.shown_id}
         for cb in callbacks
         for i in dict.fromkeys(cb.ids)
     ]

@@ -1,5 +1,6 @@
 """The tables (SQLAlchemy models): dirty rows, the ledger, failures, webhook ids, beat runs,
-heartbeats, per-store state and the shared rate budget. Times are float unix seconds."""
+heartbeats, per-store state, the shared rate budget, admin sessions and wrong-token counts. Times are
+float unix seconds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from workers.domain.text import clean
 
 PRODUCT = "product"
 CATEGORY = "category"
+# storefront callbacks that name no product (issue 12): a worker turns them into dirty products
+VARIANT = "variant"  # a price-list record's variant: its product (workers.store.storefronts)
+PRICE_LIST = "pricelist"  # a price list changed as a whole: the products it prices
+TREE = "tree"  # a channel's category tree: the products in its categories
+METAFIELD = "metafield"  # a product whose metafields changed: read them again, then the product
 
 
 class Base(DeclarativeBase):
@@ -206,3 +212,65 @@ class AlertOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)
+
+
+class ProductMetafield(Base):
+    """A product's metafield of a configured namespace, as "<namespace>.<key>" -> value."""
+
+    __tablename__ = "product_metafields"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    metafield_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class VariantProduct(Base):
+    """Which product a variant (option or base) belongs to: price-list callbacks name variants."""
+
+    __tablename__ = "variant_products"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RollingResync(Base):
+    """Where a store's rolling resync is: the last product id of the lap so far, when the lap began
+    and how many products it has done, and the calls spent in the current hour."""
+
+    __tablename__ = "rolling_resync"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    lap_started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    hour_started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hour_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class MetricTotal(Base):
+    """A worker-side counter's total since the database was created (workers.domain.tally): each
+    process adds its increments after each task, so the sum over every host only ever grows."""
+
+    __tablename__ = "metric_totals"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # sample name (…_total, …_bucket)
+    labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # JSON of sorted [name, value] pairs
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class AdminSession(Base):
+    """A signed-in admin page session, by the SHA-256 of its random id (the cookie holds the id)."""
+
+    __tablename__ = "admin_sessions"
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AuthFailure(Base):
+    """Wrong admin tokens (login form or bearer header) per client address, in a fixed window."""
+
+    __tablename__ = "auth_failures"
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[float] = mapped_column(Float, index=True)
+    failures: Mapped[int] = mapped_column(Integer)

@@ -12,6 +12,7 @@ This module gathers the store's parts under one import path (`from workers.store
   shared rate budget rows;
 - `failures.py`: the failed list (`record_failure` and what ops do with it);
 - `flushes.py`: the transactions `workers.sync` runs, one method each.
+- `totals.py`: the worker-side counter totals GET /metrics reads.
 Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zone traps.
 """
 
@@ -65,7 +66,11 @@ from workers.store.ledger import (
 )
 from workers.store.models import (
     CATEGORY,
+    METAFIELD,
+    PRICE_LIST,
     PRODUCT,
+    TREE,
+    VARIANT,
     AlertOutbox,
     Base,
     BeatRun,
@@ -98,6 +103,10 @@ __all__ = [
     "AlertOutbox",
     "Incident",
     "CATEGORY",
+    "METAFIELD",
+    "PRICE_LIST",
+    "TREE",
+    "VARIANT",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",
     "LEDGER_UPSERT",

@@ -109,12 +109,13 @@ def verify(
         report.ometria_records += 1
     seen: set[int] = set()
     for page in _store_pages(syncer, wanted):
+        prices, metafields = syncer.extras(page)  # price lists and metafields, as a flush maps them
         for product in page:
             pid = int(product["id"])
             seen.add(pid)
             report.products += 1
             theirs = held.get(pid, {})
-            records = map_product(product, ctx)
+            records = map_product(product, ctx, prices, metafields.get(pid))
             report.records += len(records)
             live = set()
             for record in records:

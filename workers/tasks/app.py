@@ -87,6 +87,7 @@ def make_celery(settings: Settings) -> Celery:
                 "schedule": settings.errors_seconds,
             },
             "prune": {"task": "workers.tasks.prune", "schedule": 3600.0},
+            "rolling-resync": {"task": "workers.tasks.rolling_resync", "schedule": 60.0},
             "nightly-resync": {"task": "workers.tasks.resync_all", "schedule": crontab(hour=3, minute=17)},
         },
     )

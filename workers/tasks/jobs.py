@@ -11,12 +11,13 @@ import mmap
 import time
 
 from celery import Task
-from celery.signals import beat_init, worker_process_init, worker_shutting_down
+from celery.signals import beat_init, task_postrun, worker_process_init, worker_shutting_down
 
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain.errors import SyncError
 from workers.domain.ids import parse_id
 from workers.domain.text import clean
+from workers.ops.observability import record_flush
 from workers.settings import get_settings
 from workers.store import events, liveness, pauses, storage, support
 from workers.store.migrate import upgrade
@@ -50,6 +51,14 @@ def _stop_between_batches(**_kw: object) -> None:
 
 def _stopping() -> bool:
     return _shutting_down or _STOP[0] == 1
+
+
+@task_postrun.connect
+def _save_metrics(**_kw: object) -> None:
+    """After every task: this process's metric increments into the database totals (/metrics)."""
+    from workers.ops.observability import persist_tally
+
+    persist_tally(get_settings().database_url)
 
 
 @worker_process_init.connect
@@ -105,7 +114,15 @@ def flush_store(store_hash: str) -> dict:
     deadline = time.time() + DRAIN_SECONDS
     totals = {"batches": 0, "claimed": 0, "pushed": 0, "requests": 0, "failed": 0}
     more = False
+    started = time.monotonic()
     for report in drain(sync, deadline, settle=True):
+        record_flush(
+            store_hash,
+            ok=report.error is None,
+            products=report.claimed,
+            records=report.pushed,
+            seconds=time.monotonic() - started,
+        )
         totals["batches"] += 1
         for key in ("claimed", "pushed", "requests", "failed"):
             totals[key] += getattr(report, key)
@@ -117,6 +134,7 @@ def flush_store(store_hash: str) -> dict:
         if _stopping():
             break
         more = True
+        started = time.monotonic()
     if _stopping() or _defer_while_settling(sync, store_hash):
         return totals
     if more and time.time() >= deadline:
@@ -167,6 +185,21 @@ def reconcile_modified() -> dict[str, int]:
             continue
         if out[store_hash]:
             flush_store.delay(store_hash)
+    return out
+
+
+@app.task(base=SyncTask, name="workers.tasks.rolling_resync")
+def rolling_resync() -> dict[str, int]:
+    """One tick of every store's rolling resync (workers.sync.rolling); a paused store waits."""
+    out = {}
+    for store_hash in get_settings().stores:
+        sync = syncer(store_hash)
+        if sync.paused():
+            continue
+        try:
+            out[store_hash] = sync.rolling_step().products
+        except SyncError as exc:
+            log.warning("rolling resync of store %s failed: %s", store_hash, exc)
     return out
 
 

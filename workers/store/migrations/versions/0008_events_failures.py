@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"  # chained after main's 0006 and 0007 when main was merged in (the brief said 0005)
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

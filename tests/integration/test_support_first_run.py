@@ -17,7 +17,7 @@ import requests
 
 from tests.harness import free_port, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.services
 

@@ -28,7 +28,8 @@ def snapshot(e: Env) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with session_scope(e.db) as s:
         for table in Base.metadata.sorted_tables:
-            if table.name in ("rate_budget", "store_state"):  # API calls spend budget, refresh lookups
+            # API calls spend budget, refresh lookups and count in /metrics' totals: not changes
+            if table.name in ("rate_budget", "store_state", "metric_totals"):
                 continue
             out[table.name] = sorted(map(repr, s.execute(select(table)).all()))
         out["store_state"] = sorted(
@@ -240,6 +241,10 @@ def test_pause_says_why_and_how_it_lifts_and_resume_lifts_it(env: Env) -> None:
     out = env.ok("resume")
     assert f"store {sh} resumed" in out
     assert "not paused" in env.ok("resume")
+    after = env.ok("status").split("ledger", 1)[1]
+    # no pause sentence, no way-to-lift hint; the liveness table's own `paused` check says "not paused"
+    assert f"store {sh} paused" not in after and "bcsync resume" not in after and "until resumed" not in after
+    assert "not paused" in after.split("liveness", 1)[1]
     assert json.loads(env.ok("status", "--json"))["stores"][0]["paused"] is False
     env.ok("resync", "product", str(pid))
     assert str(pid) in env.ometria()
