@@ -158,8 +158,8 @@ def test_an_unreachable_ometria_is_a_502_that_names_no_secret(parity: Parity) ->
 
 
 def test_the_pause_reason_is_text_on_the_page_not_only_a_tooltip(tmp_path: Path) -> None:
-    from tests.test_admin_security import ADMIN_TOKEN as TOKEN
-    from tests.test_admin_security import make_app
+    from tests.integration.test_admin_security import ADMIN_TOKEN as TOKEN
+    from tests.integration.test_admin_security import make_app
     from workers.store.models import StoreState
 
     app = make_app(tmp_path)
