@@ -28,7 +28,8 @@ def snapshot(e: Env) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with session_scope(e.db) as s:
         for table in Base.metadata.sorted_tables:
-            if table.name in ("rate_budget", "store_state"):  # API calls spend budget, refresh lookups
+            # API calls spend budget, refresh lookups and count in /metrics' totals: not changes
+            if table.name in ("rate_budget", "store_state", "metric_totals"):
                 continue
             out[table.name] = sorted(map(repr, s.execute(select(table)).all()))
         out["store_state"] = sorted(
@@ -114,6 +115,11 @@ def test_dry_runs_show_each_field_old_to_new_and_push_nothing(env: Env) -> None:
     assert snapshot(env) == before
     forced = env.ok("resync", "all", "--dry-run", "--force")
     assert "pushed whole" in forced and snapshot(env) == before
+    data = json.loads(env.ok("resync", "product", str(pid), "--dry-run", "--json"))
+    (change,) = [c for c in data["changes"] if c["record_id"] == str(pid)]
+    assert change["change"] == "update" and change["fields"]["title"]["old"] == "Stale title in Ometria"
+    assert change["fields"]["title"]["new"] == env.sandbox.store.get_product(pid)["name"]
+    assert data["pushed"] == 0 and snapshot(env) == before
 
 
 # --- not found: exit 1, nothing changed ------------------------------------------------------------
@@ -132,6 +138,7 @@ def test_dry_runs_show_each_field_old_to_new_and_push_nothing(env: Env) -> None:
         (["resume", "abc123"], "store 'abc123' is not configured"),
         (["events", "--store", "abc123"], "store 'abc123' is not configured"),
         (["failed", "replay", "999"], "no failed task with id 999"),
+        (["failed", "list", "--store", "abc123"], "store 'abc123' is not configured"),
     ],
 )
 def test_naming_what_does_not_exist_says_so_exits_1_and_changes_nothing(
@@ -238,6 +245,7 @@ def test_pause_says_why_and_how_it_lifts_and_resume_lifts_it(env: Env) -> None:
     # no pause sentence, no way-to-lift hint; the liveness table's own `paused` check says "not paused"
     assert f"store {sh} paused" not in after and "bcsync resume" not in after and "until resumed" not in after
     assert "not paused" in after.split("liveness", 1)[1]
+    assert json.loads(env.ok("status", "--json"))["stores"][0]["paused"] is False
     env.ok("resync", "product", str(pid))
     assert str(pid) in env.ometria()
     timeline = json.loads(env.ok("events", "--product", str(pid), "--json"))
@@ -296,3 +304,25 @@ def test_a_flush_that_did_nothing_is_logged_at_debug_and_one_that_worked_at_info
         ("{'batches': 2, 'pushed': 40}", "INFO"),
         ("[]", "INFO"),
     ]
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+
+def test_events_older_than_the_retention_are_pruned_and_newer_ones_kept(db_url: str) -> None:
+    import time
+
+    from workers.store import events as event_log
+
+    now = time.time()
+    with session_scope(db_url) as s:
+        event_log.log_event(s, "st", event_log.CALLBACK, entity=PRODUCT, ids=[1, 2], now=now - 8 * 86400)
+        event_log.log_event(s, "st", event_log.PAUSE, detail={"reason": "x"}, now=now - 7.5 * 86400)
+        event_log.log_event(s, "st", event_log.PUSH, entity=PRODUCT, ids=[1], ref="r1", now=now - 86400)
+    with session_scope(db_url) as s:
+        assert event_log.prune_events(s, now - 7 * 86400) == 3
+    with session_scope(db_url) as s:
+        left = event_log.events_for(s, "st", PRODUCT, 1)
+        assert [(e.kind, e.ref) for e in left] == [("push", "r1")]
+        assert event_log.prune_events(s, now) == 1  # everything old: all of it goes
+        assert event_log.events_for(s, "st", PRODUCT, 1) == []

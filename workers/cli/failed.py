@@ -47,6 +47,9 @@ def failed_list(env: Env, show_all: bool, since: float | None, store_hash: str |
     entries = failures.list_failed(env.db(), status=None if show_all else "failed", since=since, limit=10_000)
     if store_hash:
         entries = [e for e in entries if e.store_hash == store_hash]
+        if not entries and store_hash not in env.settings.stores:
+            configured = ", ".join(env.settings.stores) or "none"
+            fail(f"store {store_hash!r} is not configured (configured: {configured})")
     if as_json:
         print_json(env, [failures.to_dict(e) for e in entries])
         return

@@ -18,9 +18,9 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from workers.cli.base import ASYNC_OPTION, STORE_OPTION, Env, IdParam, cli, fail, pass_env
+from workers.cli.base import ASYNC_OPTION, JSON_OPTION, STORE_OPTION, Env, IdParam, cli, fail, pass_env
 from workers.cli.flushing import flush_here, wake
-from workers.cli.render import short
+from workers.cli.render import print_json, short
 from workers.settings import StoreConfig
 from workers.store.storage import CATEGORY, PRODUCT
 
@@ -42,7 +42,13 @@ def _not_found_lines(env: Env, ids: Sequence[int], what: str, store_hash: str) -
 
 
 def _resync_ids(
-    env: Env, entity: str, ids: Sequence[int], store_hash: str | None, run_async: bool, dry_run: bool
+    env: Env,
+    entity: str,
+    ids: Sequence[int],
+    store_hash: str | None,
+    run_async: bool,
+    dry_run: bool,
+    as_json: bool = False,
 ) -> None:
     from workers.sync import repair
 
@@ -54,7 +60,10 @@ def _resync_ids(
             preview = repair.preview_products(syncer, ids)
         else:
             preview = repair.preview_categories(syncer, ids)
-        print_preview(env, preview, whole=True)
+        if as_json:
+            print_json(env, preview.to_dict())
+        else:
+            print_preview(env, preview, whole=True)
         _not_found_lines(env, preview.not_found, "product", sh)
         _not_found_lines(env, preview.categories_not_found, "category", sh)
         if preview.not_found or preview.categories_not_found:
@@ -87,12 +96,14 @@ def _resync_ids(
 @click.option("--dry-run", is_flag=True, help="Push nothing; show each record's fields old → new.")
 @STORE_OPTION
 @ASYNC_OPTION
+@JSON_OPTION
 @pass_env
 def resync_product(
-    env: Env, ids: tuple[int, ...], dry_run: bool, store_hash: str | None, run_async: bool
+    env: Env, ids: tuple[int, ...], dry_run: bool, store_hash: str | None, run_async: bool, as_json: bool
 ) -> None:
-    """Push these products' current records whole (repair Ometria's copy); exit 1 for an id never known."""
-    _resync_ids(env, PRODUCT, ids, store_hash, run_async, dry_run)
+    """Push these products' current records whole (repair Ometria's copy); exit 1 for an id never known.
+    --json goes with --dry-run: the preview as JSON."""
+    _resync_ids(env, PRODUCT, ids, store_hash, run_async, dry_run, as_json)
 
 
 @resync.command("category")
@@ -100,12 +111,14 @@ def resync_product(
 @click.option("--dry-run", is_flag=True, help="Push nothing; show each record's fields old → new.")
 @STORE_OPTION
 @ASYNC_OPTION
+@JSON_OPTION
 @pass_env
 def resync_category(
-    env: Env, ids: tuple[int, ...], dry_run: bool, store_hash: str | None, run_async: bool
+    env: Env, ids: tuple[int, ...], dry_run: bool, store_hash: str | None, run_async: bool, as_json: bool
 ) -> None:
-    """Push every product of these categories (and sub-categories) whole; exit 1 for an unknown one."""
-    _resync_ids(env, CATEGORY, ids, store_hash, run_async, dry_run)
+    """Push every product of these categories (and sub-categories) whole; exit 1 for an unknown one.
+    --json goes with --dry-run: the preview as JSON."""
+    _resync_ids(env, CATEGORY, ids, store_hash, run_async, dry_run, as_json)
 
 
 @resync.command("all")
@@ -113,8 +126,11 @@ def resync_category(
 @click.option("--force", is_flag=True, help="Push every record, not only those that differ from the ledger.")
 @STORE_OPTION
 @click.option("--async", "run_async", is_flag=True, help="Enqueue the resync for the worker instead.")
+@JSON_OPTION
 @pass_env
-def resync_all(env: Env, dry_run: bool, force: bool, store_hash: str | None, run_async: bool) -> None:
+def resync_all(
+    env: Env, dry_run: bool, force: bool, store_hash: str | None, run_async: bool, as_json: bool
+) -> None:
     """Walk the whole catalogue and push what differs from the ledger (everything with --force)."""
     from workers.sync import repair
 
@@ -132,9 +148,14 @@ def resync_all(env: Env, dry_run: bool, force: bool, store_hash: str | None, run
             env.out.print(f"enqueued a {kind} of store {escape(store.store_hash)}")
         return
     failed = False
+    previews = []
     for store in stores:
         if dry_run:
-            print_preview(env, repair.preview_all(env.syncer(store), force=force), whole=force)
+            preview = repair.preview_all(env.syncer(store), force=force)
+            if as_json:
+                previews.append(preview.to_dict())
+            else:
+                print_preview(env, preview, whole=force)
             continue
         if force:
             n = repair.force_all(env.syncer(store))
@@ -147,6 +168,8 @@ def resync_all(env: Env, dry_run: bool, force: bool, store_hash: str | None, run
         if report.gone:
             env.out.print("confirming the products that look gone:")
             failed |= not flush_here(env, store)
+    if as_json and dry_run:
+        print_json(env, previews)
     if failed:
         sys.exit(1)
 

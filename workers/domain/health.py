@@ -38,6 +38,9 @@ HEARTBEAT_MULTIPLE = 3.0
 OK, UNHEALTHY, NEVER, IDLE = "ok", "unhealthy", "never", "idle"
 
 
+UNTIL_RESUMED = 253402300799.0  # 9999-12-31T23:59:59Z: workers.store.pauses.OPERATOR_UNTIL
+
+
 @dataclass(frozen=True)
 class ProcessSeen:
     part: str  # worker | beat
@@ -315,9 +318,10 @@ def assess_store(facts: StoreFacts, t: Thresholds, first_start: float | None, no
     else:
         checks.append(Check("hooks", NEVER, None, None, "no hook check yet", value=0))
     if facts.paused_until > now:
+        # an operator's pause lasts until resumed (workers.store.pauses keeps a date no clock reaches)
         until = (
-            "by an operator until resumed"
-            if facts.pause_kind == "operator"
+            "by an operator until resumed (bcsync resume)"
+            if facts.pause_kind == "operator" or facts.paused_until >= UNTIL_RESUMED
             else f"until {iso(facts.paused_until)}"
         )
         detail = f"paused {until}: {facts.pause_reason or 'no reason recorded'}"

@@ -158,7 +158,7 @@ class Event(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     store_hash: Mapped[str] = mapped_column(String(64))
-    at: Mapped[float] = mapped_column(Float, index=True)
+    at: Mapped[float] = mapped_column(Float)  # no index of its own: the receiver writes a row per callback
     kind: Mapped[str] = mapped_column(String(16))
     entity: Mapped[str | None] = mapped_column(String(16), nullable=True)
     entity_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

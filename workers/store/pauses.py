@@ -16,12 +16,13 @@ import time
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from workers.domain.health import UNTIL_RESUMED
 from workers.store import storage
 from workers.store.storage import Dirty, RateBudget, StoreState
 
 OPERATOR = "operator"
 CONFIGURATION = "configuration"
-OPERATOR_UNTIL = 253402300799.0  # 9999-12-31T23:59:59Z: "until resumed", and still a valid timestamp
+OPERATOR_UNTIL = UNTIL_RESUMED  # 9999-12-31T23:59:59Z: "until resumed", and still a valid timestamp
 
 
 def state_of(session: Session, store_hash: str) -> StoreState | None:

@@ -2,7 +2,7 @@
 paused a store (an operator until resumed, or a configuration error until a time)
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -28,7 +28,6 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(128), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=True),
     )
-    op.create_index("ix_events_at", "events", ["at"])
     op.create_index("ix_events_entity", "events", ["store_hash", "entity", "entity_id", "at"])
     with op.batch_alter_table("store_state") as batch:
         batch.add_column(sa.Column("pause_kind", sa.String(16), nullable=True))
@@ -40,5 +39,4 @@ def downgrade() -> None:
         batch.drop_column("paused_at")
         batch.drop_column("pause_kind")
     op.drop_index("ix_events_entity", table_name="events")
-    op.drop_index("ix_events_at", table_name="events")
     op.drop_table("events")
