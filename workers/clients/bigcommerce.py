@@ -32,6 +32,8 @@ from typing import Any
 import requests
 
 from workers.clients.http import Budget, json_of, send
+from workers.clients.ratelimit import RateHeaders
+from workers.domain import retry
 from workers.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -44,7 +46,7 @@ from workers.settings import StoreConfig
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 250  # BigCommerce's largest page (and id:in batch) for catalog lists
-PLATFORM_BACKOFF = 5.0  # seconds to wait after a 429 that carries no rate-limit headers
+PLATFORM_BACKOFF = retry.PLATFORM_BACKOFF  # seconds to wait after a 429 that carries no rate-limit headers
 PRODUCT_INCLUDE = "variants,images,custom_fields"
 SERVICE = "BigCommerce"
 
@@ -322,21 +324,17 @@ class BigCommerceClient:
     ) -> SyncError:
         status, headers = resp.status_code, resp.headers
         prefix = f"{SERVICE} {what} (store {self.store_hash}): HTTP {status}"
+        rate = RateHeaders.of(headers)
         if status == 429:
-            reset_ms = _number(headers.get("X-Rate-Limit-Time-Reset-Ms"))
-            if reset_ms is not None:
-                wait = max(reset_ms / 1000.0, 0.0)
+            wait = rate.wait_429(PLATFORM_BACKOFF)
+            if rate.reset_ms is not None:
                 message = f"{prefix}: the store's quota is used up; the window resets in {wait:.1f}s"
-                return TransientError(message, retry_after=wait, status=status)
-            wait = _number(headers.get("Retry-After"))
-            message = f"{prefix} without rate-limit headers (platform load): back off"
-            return TransientError(
-                message, retry_after=PLATFORM_BACKOFF if wait is None else wait, status=status
-            )
+            else:
+                message = f"{prefix} without rate-limit headers (platform load): back off"
+            return TransientError(message, retry_after=wait, status=status)
         detail = _error_detail(resp, self._secrets)
         if status >= 500:
-            retry_after = _number(headers.get("Retry-After"))
-            return TransientError(f"{prefix} {detail}".rstrip(), retry_after=retry_after, status=status)
+            return TransientError(f"{prefix} {detail}".rstrip(), retry_after=rate.retry_after, status=status)
         if 300 <= status < 400:
             location = body_excerpt(str(headers.get("Location", "?")), self._secrets, 120)
             hint = "set BIGCOMMERCE_API_URL to the API host itself"
@@ -363,13 +361,6 @@ def _data(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TransientError(f"{SERVICE} {what}: the answer has no data object")
     return data
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _error_detail(resp: requests.Response, secrets: Sequence[str]) -> str:

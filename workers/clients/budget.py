@@ -19,23 +19,15 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session
 
+from workers.clients.ratelimit import RateHeaders
+from workers.domain import retry
 from workers.store import storage
 from workers.store.storage import RateBudget, session_scope
 
 log = logging.getLogger(__name__)
 
-PLATFORM_BACKOFF = 5.0  # a 429 without rate headers means platform load: back off this long
+PLATFORM_BACKOFF = retry.PLATFORM_BACKOFF  # a 429 without rate headers means platform load
 SLOT_EXPIRY = 40.0  # longer than any request's connect + read timeout: a slot this old was leaked
-
-
-def _header(headers: Mapping[str, str], name: str) -> float | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 class SharedBudget:
@@ -124,12 +116,9 @@ class SharedBudget:
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Fed every answer (status 0 when the request failed without one: frees its slot)."""
         now = self._clock()
-        left = _header(headers, "X-Rate-Limit-Requests-Left")
-        quota = _header(headers, "X-Rate-Limit-Requests-Quota")
-        reset_ms = _header(headers, "X-Rate-Limit-Time-Reset-Ms")
-        retry_after = _header(headers, "Retry-After")
-        queue_left = _header(headers, "X-QueueSize-Remaining")
-        queue_limit = _header(headers, "X-QueueSize-Limit")
+        rate = RateHeaders.of(headers)
+        left, quota, reset_ms = rate.left, rate.quota, rate.reset_ms
+        queue_left, queue_limit = rate.queue_left, rate.queue_limit
         if status != 429 and left is None and queue_left is None and not self.concurrency:
             return
         with session_scope(self.db_url) as session:
@@ -141,15 +130,8 @@ class SharedBudget:
                 row.left = int(left)
                 row.window_reset_at = now + reset_ms / 1000.0
             if status == 429:
-                pause = (
-                    reset_ms / 1000.0
-                    if reset_ms is not None
-                    else retry_after
-                    if retry_after is not None
-                    else PLATFORM_BACKOFF
-                    if self.api == "bigcommerce"
-                    else 1.0
-                )
+                default = PLATFORM_BACKOFF if self.api == "bigcommerce" else retry.OMETRIA_RETRY_AFTER
+                pause = rate.wait_429(default)
                 row.paused_until = max(row.paused_until, now + pause)
                 row.left = 0
                 log.warning(

@@ -20,7 +20,6 @@ another host.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,8 @@ import requests
 
 from workers.clients.bigcommerce import Budget, NoBudget
 from workers.clients.http import json_of, send
+from workers.clients.ratelimit import RateHeaders, whole
+from workers.domain import retry
 from workers.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -41,7 +42,7 @@ from workers.settings import StoreConfig
 MAX_RECORDS = 100  # per push request
 MAX_RECORD_BYTES = 60_000  # "60KB per record"; the decimal reading, to stay on the safe side
 MAX_PRODUCTS_PAGE = 250
-DEFAULT_RETRY_AFTER = 1.0
+DEFAULT_RETRY_AFTER = retry.OMETRIA_RETRY_AFTER
 SERVICE = "Ometria"
 
 
@@ -207,30 +208,25 @@ class OmetriaClient:
         raise self._classify(resp, what)
 
     def _note_queue(self, headers: Mapping[str, str]) -> None:
-        remaining, limit = headers.get("X-QueueSize-Remaining"), headers.get("X-QueueSize-Limit")
-        if remaining is not None:
-            self.last_queue_remaining = _int_or_none(remaining)
-        if limit is not None:
-            self.last_queue_limit = _int_or_none(limit)
+        if any(k.lower() == "x-queuesize-remaining" for k in headers):
+            self.last_queue_remaining = whole(headers, "X-QueueSize-Remaining")
+        if any(k.lower() == "x-queuesize-limit" for k in headers):
+            self.last_queue_limit = whole(headers, "X-QueueSize-Limit")
 
     def _classify(self, resp: requests.Response, what: str) -> SyncError:
         status = resp.status_code
         prefix = f"{SERVICE} {what} (store {self.store_hash}): HTTP {status}"
         detail = _error_text(resp, self._secrets)
+        rate = RateHeaders.of(resp.headers)
         if status == 429:
-            wait = _float_or_none(resp.headers.get("Retry-After"))
             queue = "" if self.last_queue_remaining is None else f" (queue room {self.last_queue_remaining})"
             return TransientError(
                 f"{prefix}: rate limited{queue}",
-                retry_after=DEFAULT_RETRY_AFTER if wait is None else wait,
+                retry_after=retry.rate_limit_wait(None, rate.retry_after, DEFAULT_RETRY_AFTER),
                 status=status,
             )
         if status >= 500:
-            return TransientError(
-                f"{prefix} {detail}".rstrip(),
-                retry_after=_float_or_none(resp.headers.get("Retry-After")),
-                status=status,
-            )
+            return TransientError(f"{prefix} {detail}".rstrip(), retry_after=rate.retry_after, status=status)
         if status in (401, 403):
             return ConfigurationError(f"{prefix}: bad Ometria API key; check OMETRIA_API_KEY", status=status)
         if status == 404 or 300 <= status < 400:
@@ -264,15 +260,3 @@ def _items(answer: Any, keys: Sequence[str]) -> list[dict[str, Any]] | None:
 
 def _count(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _int_or_none(value: str) -> int | None:
-    number = _float_or_none(value)
-    return int(number) if number is not None and math.isfinite(number) else None
-
-
-def _float_or_none(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

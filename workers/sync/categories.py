@@ -8,8 +8,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 from workers.domain.errors import SyncError
+from workers.domain.retry import backoff
 from workers.store.models import CATEGORY
-from workers.sync.failure import backoff
 
 if TYPE_CHECKING:
     from workers.sync.syncer import Syncer

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import mmap
 import time
+from typing import Any
 
 from celery import Task
 from celery.signals import beat_init, worker_process_init, worker_shutting_down
 
 from workers.clients.bigcommerce import BigCommerceClient
+from workers.domain import retry
 from workers.domain.errors import SyncError
 from workers.settings import get_settings
 from workers.store import storage
@@ -70,16 +72,25 @@ def syncer(store_hash: str) -> Syncer:
 
 
 class SyncTask(Task):
-    """Retries on anything unexpected (database down, broker hiccup) with back-off and jitter;
-    the work itself is safe in the database meanwhile, so giving up loses nothing either."""
+    """Retries on anything unexpected (database down, broker hiccup) with back-off and jitter —
+    `workers.domain.retry.TASK`, through Celery's autoretry, a server's hint honoured in full; the
+    work itself is safe in the database meanwhile, so giving up loses nothing either."""
 
     autoretry_for = (Exception,)
     dont_autoretry_for = (KeyError,)
-    max_retries = 20
-    retry_backoff = 2
-    retry_backoff_max = 300
-    retry_jitter = True
+    max_retries = retry.TASK.attempts
+    retry_backoff = False  # the countdown is the policy's (below), not Celery's own formula
     acks_late = True
+
+    def retry(  # type: ignore[override]
+        self, *args: Any, exc: BaseException | None = None, countdown: float | None = None, **kw: Any
+    ) -> Any:
+        """Celery's retry, with the policy's countdown when none is given (autoretry gives none):
+        after `request.retries` earlier retries, never less than a SyncError's `retry_after`."""
+        if countdown is None and kw.get("eta") is None:
+            hint = exc.retry_after if isinstance(exc, SyncError) else None
+            countdown = retry.TASK.delay(self.request.retries, hint)
+        return super().retry(*args, exc=exc, countdown=countdown, **kw)
 
 
 @app.task(base=SyncTask, name="workers.tasks.flush_store")
