@@ -28,7 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from consumer.runtime import current_runtime
-from workers.store.storage import dirty_counts, session_scope
+from workers.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ class DirtyRowsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily("bcsync_dirty_rows", "Rows waiting for a flush", labels=["store", "entity"])
         try:
-            with session_scope(self._url) as session:
-                counts = dirty_counts(session)
+            counts = queries.dirty_counts(self._url)
         except Exception as exc:  # the database is down: expose the rest
             log.debug("dirty rows not counted (%s)", type(exc).__name__)
             return

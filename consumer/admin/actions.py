@@ -10,8 +10,7 @@ from flask import current_app
 
 from consumer.admin.blueprint import ERRORS, MAX_ID, MAX_IDS
 from workers.settings import Settings, get_settings
-from workers.store import failures, storage
-from workers.store.storage import session_scope
+from workers.store import failures, queries
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +89,7 @@ def pick_store(value: Any) -> str:
 
 
 def mark(store_hash: str, entity: str, ids: list[int]) -> int:
-    with session_scope(db()) as s:
-        n = storage.mark_dirty(s, store_hash, entity, ids, "resync")
+    n = queries.mark(db(), store_hash, entity, ids, "resync")
     wake(store_hash)
     return n
 

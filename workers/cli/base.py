@@ -11,12 +11,12 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from sqlalchemy.exc import SQLAlchemyError
 
 from workers.cli.render import console
 from workers.domain.errors import SyncError, redact
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
+from workers.store.engine import DatabaseError
 
 
 @dataclass
@@ -82,7 +82,7 @@ class BcsyncGroup(click.Group):
             return super().invoke(ctx)
         except (ConfigError, SyncError, ValueError) as exc:
             raise click.ClickException(_redact(ctx, str(exc))) from None
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
             message = f"database error ({type(exc).__name__}): {detail}"
             raise click.ClickException(_redact(ctx, message)) from None

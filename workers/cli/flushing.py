@@ -9,13 +9,11 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
 
 from workers.cli.base import Env
 from workers.cli.render import short
 from workers.settings import StoreConfig
-from workers.store import storage
-from workers.store.storage import PRODUCT, session_scope
+from workers.store import queries
 
 FLUSH_DEADLINE = 900.0  # an in-process flush gives up after this long; the worker finishes the rest
 SHOW_PUSHED = 50
@@ -69,12 +67,7 @@ def flush_here(env: Env, store: StoreConfig, product_ids: Sequence[int] = (), ca
             env.err.print(f"[red]flush failed: {escape(report.error)}{retry}[/red]")
     if not batches:
         env.out.print("nothing to flush")
-    with session_scope(db) as s:
-        q = select(storage.Ledger.record_id, storage.Ledger.product_id, storage.Ledger.is_active).where(
-            storage.Ledger.store_hash == sh, storage.Ledger.pushed_at >= started
-        )
-        pushed = list(s.execute(q.order_by(storage.Ledger.product_id, storage.Ledger.record_id)))
-        left = storage.dirty_counts(s).get((sh, PRODUCT), 0)
+    pushed, left = queries.pushed_since(db, sh, started)
     if pushed:
         table = Table("record", "product", "active", title=f"pushed to Ometria ({len(pushed)} record(s))")
         for rid, pid, active in pushed[:SHOW_PUSHED]:

@@ -13,9 +13,10 @@ from rich.table import Table
 from workers.cli.base import ASYNC_OPTION, STORE_OPTION, Env, cli, fail, pass_env
 from workers.cli.flushing import flush_here, wake
 from workers.cli.render import num, short, yes
+from workers.domain.ids import product_of
 from workers.settings import StoreConfig
-from workers.store import storage
-from workers.store.storage import CATEGORY, PRODUCT, session_scope
+from workers.store import queries
+from workers.store.models import CATEGORY, PRODUCT
 
 
 @cli.group()
@@ -25,8 +26,7 @@ def resync() -> None:
 
 def _resync_ids(env: Env, entity: str, ids: Sequence[int], store_hash: str | None, run_async: bool) -> None:
     store = env.store(store_hash)
-    with session_scope(env.db()) as s:
-        n = storage.mark_dirty(s, store.store_hash, entity, ids, "resync")
+    n = queries.mark(env.db(), store.store_hash, entity, ids, "resync")
     env.out.print(f"marked {n} {entity}(s) dirty in store {escape(store.store_hash)}")
     if run_async:
         wake(env, store.store_hash)
@@ -114,9 +114,8 @@ def _resync_store(env: Env, store: StoreConfig, dry_run: bool):  # type: ignore[
 
 
 def _print_dry_run(env: Env, store: StoreConfig, report) -> None:  # type: ignore[no-untyped-def]
-    with session_scope(env.db()) as s:
-        pids = sorted({int(str(r["id"]).split("-")[0]) for r in report.samples})
-        known = set(storage.ledger_for_products(s, store.store_hash, pids))
+    pids = sorted({p for r in report.samples if (p := product_of(r["id"])) is not None})
+    known = queries.known_records(env.db(), store.store_hash, pids)
     table = Table(
         "record",
         "change",

@@ -14,15 +14,17 @@ from rich.table import Table
 from workers.cli.base import JSON_OPTION, STORE_OPTION, Env, cli, fail, pass_env
 from workers.cli.flushing import flush_here
 from workers.cli.render import print_json, short
+from workers.domain.ids import parse_id
 
 
 def split_ids(values: Iterable[str]) -> list[int]:
     out = []
     for value in values:
         for part in str(value).replace(",", " ").split():
-            if not part.isdigit() or int(part) <= 0:
+            try:
+                out.append(parse_id(part))
+            except ValueError:
                 fail(f"not a positive id: {part!r}")
-            out.append(int(part))
     return out
 
 

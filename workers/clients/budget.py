@@ -16,13 +16,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-
-from sqlalchemy.orm import Session
+from contextlib import AbstractContextManager
 
 from workers.clients.ratelimit import RateHeaders
 from workers.domain import retry
-from workers.store import storage
-from workers.store.storage import RateBudget, session_scope
+from workers.store.models import RateBudget
+from workers.store.state import locked_budget
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,9 @@ class SharedBudget:
         self._local = threading.local()
         self.waited = 0.0
 
-    def _row(self, session: Session) -> RateBudget:
-        """The budget row, locked for this transaction; created on first use (race-free)."""
-        row = session.get(RateBudget, (self.store_hash, self.api), with_for_update=True)
-        if row is None:
-            storage.create_budget_row(session, self.store_hash, self.api, self.default_quota)
-            row = session.get(RateBudget, (self.store_hash, self.api), with_for_update=True)
-        assert row is not None
-        return row
+    def _locked(self) -> AbstractContextManager[RateBudget]:
+        """The budget row, locked for one transaction; created on first use (race-free)."""
+        return locked_budget(self.db_url, self.store_hash, self.api, self.default_quota)
 
     def _delay(self, row: RateBudget, now: float) -> float:
         """Seconds to wait before the next request (0 = go now, having taken one from `left`)."""
@@ -99,8 +93,7 @@ class SharedBudget:
     def acquire(self) -> None:
         while True:
             now = self._clock()
-            with session_scope(self.db_url) as session:
-                row = self._row(session)
+            with self._locked() as row:
                 delay = self._delay(row, now)
                 if delay <= 0 and not self._take_slot(row, now):
                     row.left += 1  # not sent after all
@@ -121,8 +114,7 @@ class SharedBudget:
         queue_left, queue_limit = rate.queue_left, rate.queue_limit
         if status != 429 and left is None and queue_left is None and not self.concurrency:
             return
-        with session_scope(self.db_url) as session:
-            row = self._row(session)
+        with self._locked() as row:
             self._free_slot(row)
             if quota is not None and quota > 0:
                 row.quota = int(quota)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.domain.fingerprint import canonical_json
+from workers.domain.ids import product_of
 from workers.domain.mapping import map_product
-from workers.store import storage
-from workers.store.storage import PRODUCT, session_scope
+from workers.store import queries
 from workers.sync.flush import BATCH, Syncer
 
 MISSING = "missing"
@@ -57,8 +57,7 @@ class VerifyReport:
 
 
 def parent_of(record_id: str) -> int | None:
-    head = str(record_id).split("-", 1)[0]
-    return int(head) if head.isdigit() else None
+    return product_of(record_id)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -148,8 +147,4 @@ def fix(syncer: Syncer, report: VerifyReport) -> int:
         for d in report.drift
         if d.kind == SHOULD_BE_INACTIVE
     ]
-    with session_scope(syncer.db) as s:
-        for start in range(0, len(forget), 500):
-            storage.forget_records(s, sh, forget[start : start + 500])
-        storage.record_pushed(s, sh, deactivate)
-        return storage.mark_dirty(s, sh, PRODUCT, report.drifting_products, "verify")
+    return queries.repair_drift(syncer.db, sh, forget, deactivate, report.drifting_products)

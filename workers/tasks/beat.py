@@ -24,7 +24,7 @@ from typing import Any
 from celery.beat import ScheduleEntry, Scheduler
 
 from workers.settings import get_settings
-from workers.store import storage
+from workers.store import queries
 from workers.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,7 @@ class DatabaseScheduler(Scheduler):
         upgrade(self._url)  # runs before beat_init: the tables must exist now
         self.install_default_entries(self.data)
         self.merge_inplace(self.app.conf.beat_schedule)
-        with storage.session_scope(self._url) as s:
-            self._seen = storage.beat_runs(s, self.schedule, time.time())
+        self._seen = queries.beat_runs(self._url, self.schedule, time.time())
         for name, entry in self.schedule.items():
             entry.last_run_at = datetime.fromtimestamp(self._seen[name], UTC)
         log.info("beat: schedule read from the database (%d entries)", len(self._seen))
@@ -57,8 +56,7 @@ class DatabaseScheduler(Scheduler):
         now = time.time()
         if now - self._beat_at >= HEARTBEAT_SECONDS:
             try:
-                with storage.session_scope(self._url) as s:
-                    storage.record_heartbeat(s, "beat", self._me, now)
+                queries.record_heartbeat(self._url, "beat", self._me, now)
                 self._beat_at = now
             except Exception as exc:  # noqa: BLE001 — the database away: the run claims fail too
                 log.warning("beat: heartbeat not recorded: %s", exc)
@@ -69,8 +67,7 @@ class DatabaseScheduler(Scheduler):
         name = entry.name
         now = time.time()
         try:
-            with storage.session_scope(self._url) as s:
-                other = storage.claim_beat_run(s, name, self._seen.get(name, 0.0), now, self._me)
+            other = queries.claim_beat_run(self._url, name, self._seen.get(name, 0.0), now, self._me)
         except Exception as exc:  # noqa: BLE001 — database away: the task could not run either
             log.warning("beat: could not take the run of %s (%s); not sent, next run as scheduled", name, exc)
             return

@@ -17,10 +17,10 @@ from celery.signals import beat_init, worker_process_init, worker_shutting_down
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain import retry
 from workers.domain.errors import SyncError
+from workers.domain.ids import product_of
 from workers.settings import get_settings
-from workers.store import storage
+from workers.store import queries
 from workers.store.migrate import upgrade
-from workers.store.storage import PRODUCT, session_scope
 from workers.sync.flush import Syncer, backoff, drain
 from workers.sync.hooks import revive_hooks
 from workers.tasks.app import app
@@ -127,8 +127,7 @@ def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
     settle = sync.settle_time()
     if settle <= 0:
         return False
-    with session_scope(sync.db) as s:
-        due = storage.schedule_flush(s, store_hash, time.time() + settle)
+    due = queries.schedule_flush(sync.db, store_hash, time.time() + settle)
     if due:
         flush_store.apply_async(args=[store_hash], countdown=settle)
     return True
@@ -137,8 +136,7 @@ def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
 @app.task(base=SyncTask, name="workers.tasks.sweep_dirty")
 def sweep_dirty() -> list[str]:
     """Flush every store that has claimable dirty rows (wake-ups lost or delayed land here)."""
-    with session_scope(get_settings().database_url) as s:
-        stores = [h for h in storage.stores_with_work(s) if h in get_settings().stores]
+    stores = [h for h in queries.stores_with_work(get_settings().database_url) if h in get_settings().stores]
     for store_hash in stores:
         flush_store.delay(store_hash)
     return stores
@@ -195,39 +193,27 @@ def collect_ometria_errors() -> dict[str, int]:
         except SyncError as exc:
             log.warning("reading Ometria errors for store %s failed: %s", sh, exc)
             continue
-        filed = 0
-        with session_scope(settings.database_url) as s:
-            state = storage.store_state(s, sh)
-            seen = list(state.seen_errors or [])
-            for err in errors:
-                key = f"{err.get('request_id')}|{err.get('record_id')}|{err.get('error_path')}"
-                record_id = str(err.get("record_id") or "")
-                if key in seen or not record_id:
-                    continue
-                seen.append(key)
-                pid = record_id.split("-", 1)[0]
-                storage.record_failure(
-                    s,
-                    store_hash=sh,
-                    task="ometria-validation",
-                    entity=PRODUCT,
-                    entity_ids=[int(pid)] if pid.isdigit() else [],
-                    kind="permanent",
-                    record_id=record_id,
-                    error=f"Ometria rejected {record_id} at {err.get('error_path')}: "
-                    f"{err.get('error_message')}",
-                )
-                storage.forget_records(s, sh, [record_id])
-                filed += 1
-            state.seen_errors = seen[-500:]
-        out[sh] = filed
+        out[sh] = queries.file_validation_errors(
+            settings.database_url, sh, [validation_error(e) for e in errors]
+        )
     return out
+
+
+def validation_error(err: dict) -> queries.ValidationError:
+    """One entry of Ometria's `_errors` as the failed list files it (under the record's product)."""
+    record_id = str(err.get("record_id") or "")
+    product = product_of(record_id)
+    return queries.ValidationError(
+        key=f"{err.get('request_id')}|{err.get('record_id')}|{err.get('error_path')}",
+        record_id=record_id,
+        product_ids=[] if product is None else [product],
+        error=f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}",
+    )
 
 
 @app.task(base=SyncTask, name="workers.tasks.prune")
 def prune() -> int:
-    with session_scope(get_settings().database_url) as s:
-        return storage.prune_webhooks(s, time.time() - 3600)
+    return queries.prune_webhooks(get_settings().database_url, time.time() - 3600)
 
 
 __all__ = [
