@@ -34,15 +34,17 @@ run: install
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile start web worker beat; \
 	fi
 
-## make test: lint, then the whole suite (SQLite, PostgreSQL, Redis, RabbitMQ, headless Chromium).
-test: install browser nginx
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+## make test: lint (ruff, format, mypy), then the whole suite (SQLite, PostgreSQL, Redis, RabbitMQ,
+## headless Chromium).
+test: lint browser nginx
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## make lint: ruff, the format check and mypy (consumer/ and workers/, strict on workers/domain/;
+## configured in pyproject.toml). Each fails the target on any finding.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## make bench: the benchmarks of DESIGN.md, figures printed side by side.
 bench: install

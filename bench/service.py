@@ -1,8 +1,9 @@
 """The whole service running for a benchmark: a sandbox (simulated BigCommerce store and Ometria account,
 in this process), and web (gunicorn) + worker (celery) + beat as real processes on PostgreSQL + Redis
-(tests.harness.Stack, as tests/test_end_to_end.py runs them). Plus the two things every benchmark needs:
-the first load of the catalogue into Ometria, and waiting for quiescence (no callback queued or in flight,
-no dirty row, and the sandbox Ometria equal to the mapping of the store, record for record).
+(tests.harness.Stack, as tests/integration/test_end_to_end.py runs them). Plus the two things every
+benchmark needs: the first load of the catalogue into Ometria, and waiting for quiescence (no callback
+queued or in flight, no dirty row, and the sandbox Ometria equal to the mapping of the store, record for
+record).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from consumer.runtime import current_runtime
+from workers.ops.health_collector import HealthCollector
 from workers.store import queries
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class DirtyRowsCollector(Collector):
 def _process_registry() -> CollectorRegistry:
     if current_runtime().settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return registry
     return REGISTRY
 
@@ -78,5 +79,6 @@ def _process_registry() -> CollectorRegistry:
 def metrics() -> Response:
     dirty = CollectorRegistry(auto_describe=False)
     dirty.register(DirtyRowsCollector(current_runtime().settings.database_url))
+    dirty.register(HealthCollector(current_runtime().settings))  # liveness: workers/ops/health_collector.py
     body = generate_latest(_process_registry()) + generate_latest(dirty)
     return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)

@@ -63,4 +63,4 @@ def attach_runtime(app: Flask, settings: Settings, publish: Callable[[str], None
 
 
 def current_runtime() -> Runtime:
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+    return current_app.extensions[EXTENSION]

@@ -1,6 +1,7 @@
-"""Deploying from a fresh clone, for tests/test_infra.py and tests/test_slow_clients.py: clone HEAD into
-an empty folder, read the Procfile, run its processes with production-like settings (PostgreSQL, Redis,
-a store hash and its secrets, no .env), and speak raw HTTP to them."""
+"""Deploying from a fresh clone, for tests/integration/test_infra.py and
+tests/reliability/test_slow_clients.py: clone HEAD into an empty folder, read the Procfile, run its
+processes with production-like settings (PostgreSQL, Redis, a store hash and its secrets, no .env), and
+speak raw HTTP to them."""
 
 from __future__ import annotations
 

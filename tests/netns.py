@@ -1,4 +1,4 @@
-"""Simulated hosts on one machine, for the scale-out test (tests/test_multihost.py) and benchmark
+"""Simulated hosts on one machine, for the scale-out test (tests/reliability/test_multihost.py) and benchmark
 (bench/scaleout.py). Root only, Linux only.
 
 Each host is a network namespace with one interface, `eth0`, on a private subnet (10.231.0.0/24),

@@ -1,5 +1,5 @@
-"""Helpers for the fault-injection suite (tests/test_reliability.py): stopping and starting the real
-PostgreSQL / Redis / RabbitMQ, a running stack (sandbox + gunicorn + Celery worker + beat) per case,
+"""Helpers for the fault-injection suite (tests/reliability/test_reliability.py): stopping and starting the
+real PostgreSQL / Redis / RabbitMQ, a running stack (sandbox + gunicorn + Celery worker + beat) per case,
 storms fired in the background, settling, and the per-product tally of the closing table.
 
 Every outage is a context manager that starts the service again in `finally` and waits until it

@@ -17,8 +17,13 @@ DRIVERS = ("sqlalchemy", "psycopg", "psycopg2", "sqlite3", "alembic")
 SESSION_NAMES = {"session_scope", "get_engine", "Session", "sessionmaker", "insert_for", "_sessionmaker"}
 STATEMENT_BUILDERS = {"select", "update", "delete", "insert", "text", "func", "or_", "and_"}
 
-# What must stay outside workers/store/, each with its reason (module path -> names allowed).
-ALLOWED: dict[str, dict[str, str]] = {}
+# What must stay outside workers/store/ for now, each with its reason (module path -> name -> why).
+ALLOWED: dict[str, dict[str, str]] = {
+    "workers/ops/liveness.py": {
+        "session_scope": "the liveness evaluation (another helper's work, landed during this restructuring) "
+        "runs its reads and incident updates in its own transactions; to move into workers/store/liveness.py",
+    },
+}
 
 
 def _python_files() -> list[Path]:

@@ -83,6 +83,8 @@ class Settings:
     reconcile_seconds: float = 300.0  # date_modified:min sweep (lost callbacks)
     hooks_check_seconds: float = 900.0  # re-activate deactivated hooks
     errors_seconds: float = 300.0  # file Ometria's asynchronous validation errors
+    heartbeat_seconds: float = 10.0  # how often each worker and beat records a sign of life
+    alert_webhook_url: str = ""  # where incident and recovery messages are POSTed (JSON)
     sandbox: bool = False
     var_dir: Path = field(default=VAR_DIR)
     public_url: str = ""  # this service's https base URL (bcsync hooks register, doctor)
@@ -103,7 +105,7 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         out = [s for st in self.stores.values() for s in st.secrets]
-        return out + [s for s in (self.admin_token,) if s]
+        return out + [s for s in (self.admin_token, self.alert_webhook_url) if s]
 
 
 def _text(value: Any) -> Any:
@@ -178,6 +180,15 @@ class Environment(BaseSettings):
     SYNC_HOOKS_CHECK_SECONDS: Number = Field(900.0, description="period of the check that re-activates hooks")
     SYNC_ERRORS_SECONDS: Number = Field(300.0, description="period of the collection of Ometria's errors")
     BCSYNC_QUEUE: Text = Field("bcsync", description="Celery queue name")
+    BCSYNC_HEARTBEAT_SECONDS: Number = Field(
+        10.0,
+        gt=0,
+        description="how often each worker and beat records its heartbeat; silent after 3 times this",
+    )
+    ALERT_WEBHOOK_URL: Text = Field(
+        "",
+        description="where a JSON alert is POSTed once per incident and once on recovery; unset: none sent",
+    )
     BCSYNC_VAR_DIR: Text = Field(
         "var", description="where local state lives (SQLite default, embedded broker)"
     )
@@ -325,6 +336,8 @@ def load_settings() -> Settings:
         reconcile_seconds=env.SYNC_RECONCILE_SECONDS,
         hooks_check_seconds=env.SYNC_HOOKS_CHECK_SECONDS,
         errors_seconds=env.SYNC_ERRORS_SECONDS,
+        heartbeat_seconds=env.BCSYNC_HEARTBEAT_SECONDS,
+        alert_webhook_url=env.ALERT_WEBHOOK_URL,
         sandbox=sandbox,
         var_dir=var_dir,
         public_url=env.PUBLIC_URL,

@@ -17,7 +17,13 @@ page share (actions), their error pages (errors), the JSON API (api) and the HTM
 
 from __future__ import annotations
 
-from consumer.admin import api, errors, session, views  # noqa: F401 — importing a module registers its routes
+from consumer.admin import (  # noqa: F401 — importing a module registers its routes
+    api,
+    errors,
+    liveness,
+    session,
+    views,
+)
 from consumer.admin.blueprint import COOKIE, admin_bp
 
 blueprint = admin_bp  # consumer.create_app registers `consumer.admin.blueprint` when present

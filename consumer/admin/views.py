@@ -6,7 +6,8 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() returns; flask's Response is one too
 
 from consumer.admin import actions, session
 from consumer.admin.actions import BadRequest

@@ -22,8 +22,9 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from standardwebhooks import Webhook
 
@@ -35,6 +36,15 @@ STANDARD_HEADERS = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _V1_SIGNATURE = re.compile(r"v1,[A-Za-z0-9+/]+={0,2}")
+
+
+class RequestHeaders(Protocol):
+    """What authentication reads of a request's headers: werkzeug's `Headers` (case-insensitive) or,
+    in tests and tools, a plain dict."""
+
+    def get(self, key: str, default: str, /) -> str: ...
+    def __contains__(self, key: str, /) -> bool: ...
+    def __getitem__(self, key: str, /) -> str: ...
 
 
 class AuthenticationFailed(Exception):
@@ -62,7 +72,7 @@ class StoreVerifier:
     def __repr__(self) -> str:
         return f"StoreVerifier({self.store_hash!r})"
 
-    def problem(self, headers: Mapping[str, str], body: bytes, signed: dict[str, str] | None) -> str | None:
+    def problem(self, headers: RequestHeaders, body: bytes, signed: dict[str, str] | None) -> str | None:
         """None when every configured check passes, else what failed."""
         failed = None
         if self._secret is not None:
@@ -104,9 +114,7 @@ class Authenticator:
     def __init__(self, stores: Iterable[StoreConfig]) -> None:
         self._stores = {st.store_hash: StoreVerifier(st) for st in stores}
 
-    def authenticate(
-        self, headers: Mapping[str, str], body: bytes, claimed_store: str | None
-    ) -> Authenticated:
+    def authenticate(self, headers: RequestHeaders, body: bytes, claimed_store: str | None) -> Authenticated:
         """The stores this request authenticates as; AuthenticationFailed when none."""
         present = [h for h in STANDARD_HEADERS if h in headers]
         if present and len(present) < len(STANDARD_HEADERS):

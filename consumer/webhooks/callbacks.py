@@ -20,14 +20,26 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
+from pydantic_core import PydanticCustomError
 
+from workers.domain import scopes
 from workers.store.storage import CATEGORY, PRODUCT
 
 MAX_ID = 2**63
 STORE_HASH_PATTERN = r"^stores/[A-Za-z0-9_-]{1,64}$"
 
 PositiveId = Annotated[int, Field(strict=True, gt=0, lt=MAX_ID)]
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:  # refused as any other non-integer would be
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# An id that may be absent (None then) but, when present, is a PositiveId: null is refused.
+OptionalId = Annotated[PositiveId | None, BeforeValidator(_not_null)]
 
 
 class CallbackError(ValueError):
@@ -49,7 +61,7 @@ class Envelope(BaseModel):
 class _ProductRef(BaseModel):
     model_config = ConfigDict(extra="allow")
     product_id: PositiveId
-    variant_id: PositiveId = Field(default=None)  # may be absent; when present (even null) it is checked
+    variant_id: OptionalId = None
 
 
 class _ProductData(BaseModel):
@@ -60,7 +72,7 @@ class _ProductData(BaseModel):
 
 class _SkuData(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: PositiveId = Field(default=None)  # the sku's own id: may be absent, checked when present
+    id: OptionalId = None  # the sku's own id
     sku: _ProductRef | None = None
     inventory: _ProductRef | None = None
 
@@ -94,12 +106,8 @@ def _category_ids(data: _CategoryData) -> tuple[int, ...]:
     return (data.id,)
 
 
-_PRODUCT_SCOPES = ("created", "updated", "deleted", "inventory/updated", "inventory/order/updated")
-HANDLED_SCOPES: frozenset[str] = frozenset(
-    [f"store/product/{s}" for s in _PRODUCT_SCOPES]
-    + [f"store/sku/{s}" for s in _PRODUCT_SCOPES]
-    + [f"store/category/{s}" for s in ("created", "updated", "deleted")]
-)
+# The same list `bcsync hooks register` registers (workers.domain.scopes).
+HANDLED_SCOPES: frozenset[str] = frozenset(scopes.HANDLED_SCOPES)
 
 
 def parse_json(body: bytes) -> Any:

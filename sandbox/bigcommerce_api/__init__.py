@@ -1,9 +1,10 @@
 """The simulated BigCommerce REST API (Flask), over a `sandbox.store.Store`, on loopback.
 
 Serves `/stores/<hash>/v3/...` (catalogue, channels, hooks, storefront tokens) and `/stores/<hash>/v2/store`
-with BigCommerce's shapes (checked against the official OpenAPI specs by tests/test_sandbox_openapi.py),
-its auth (`X-Auth-Token`; 401), unknown store (404), error bodies, pagination, rate limiting
-(`sandbox.ratelimit`: headers on every response, 429) and fault injection (`sandbox.faults`).
+with BigCommerce's shapes (checked against the official OpenAPI specs by
+tests/integration/test_sandbox_openapi.py), its auth (`X-Auth-Token`; 401), unknown store (404), error
+bodies, pagination, rate limiting (`sandbox.ratelimit`: headers on every response, 429) and fault injection
+(`sandbox.faults`).
 
 One blueprint per API section:
 | module           | routes                                                                         |

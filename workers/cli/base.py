@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -17,6 +17,10 @@ from workers.domain.errors import SyncError, redact
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
 from workers.store.engine import DatabaseError
+
+if TYPE_CHECKING:  # imported where used: `bcsync --help` loads no client or use case
+    from workers.clients.bigcommerce import BigCommerceClient
+    from workers.sync.flush import Syncer
 
 
 @dataclass
@@ -63,7 +67,7 @@ class Env:
             fail(f"several stores are configured ({names}): pass --store HASH")
         return stores[0]
 
-    def syncer(self, store: StoreConfig):  # type: ignore[no-untyped-def]
+    def syncer(self, store: StoreConfig) -> Syncer:
         from workers.sync.flush import Syncer
 
         self.db()
@@ -131,7 +135,7 @@ def cli(ctx: click.Context) -> None:
 pass_env = click.make_pass_decorator(Env)
 
 
-def bigcommerce_client(store: StoreConfig):  # type: ignore[no-untyped-def]
+def bigcommerce_client(store: StoreConfig) -> BigCommerceClient:
     from workers.clients.bigcommerce import BigCommerceClient
 
     return BigCommerceClient(store)

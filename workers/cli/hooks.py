@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.markup import escape
 from rich.table import Table
@@ -50,7 +52,7 @@ def hooks_register(env: Env, destination: str | None, store_hash: str | None) ->
 @pass_env
 def hooks_list(env: Env, store_hash: str | None, as_json: bool) -> None:
     """The store's hooks, with is_active (header values are never shown)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for store in env.stores(store_hash):
         for h in bigcommerce_client(store).list_hooks():
             rows.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -17,6 +18,9 @@ from workers.domain.ids import product_of
 from workers.settings import StoreConfig
 from workers.store import queries
 from workers.store.models import CATEGORY, PRODUCT
+
+if TYPE_CHECKING:
+    from workers.sync.flush import ResyncReport
 
 
 @cli.group()
@@ -93,14 +97,14 @@ def resync_all(env: Env, dry_run: bool, store_hash: str | None, run_async: bool)
         sys.exit(1)
 
 
-def _resync_store(env: Env, store: StoreConfig, dry_run: bool):  # type: ignore[no-untyped-def]
+def _resync_store(env: Env, store: StoreConfig, dry_run: bool) -> ResyncReport:
     syncer = env.syncer(store)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=env.err, transient=False) as progress:
         label = f"{'dry run ' if dry_run else ''}store {escape(store.store_hash)}"
         task = progress.add_task(f"{label}: starting", total=None)
 
-        def on_page(rep) -> None:  # type: ignore[no-untyped-def]
+        def on_page(rep: ResyncReport) -> None:
             pushed = "" if dry_run else f" · pushed {rep.pushed}"
             progress.update(
                 task,
@@ -113,7 +117,7 @@ def _resync_store(env: Env, store: StoreConfig, dry_run: bool):  # type: ignore[
     return report
 
 
-def _print_dry_run(env: Env, store: StoreConfig, report) -> None:  # type: ignore[no-untyped-def]
+def _print_dry_run(env: Env, store: StoreConfig, report: ResyncReport) -> None:
     pids = sorted({p for r in report.samples if (p := product_of(r["id"])) is not None})
     known = queries.known_records(env.db(), store.store_hash, pids)
     table = Table(

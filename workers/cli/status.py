@@ -1,4 +1,5 @@
-"""`bcsync status [--json]`: per store, dirty rows, claims, failures, pauses, last sweep, ledger."""
+"""`bcsync status [--json]`: per store, dirty rows, claims, failures, pauses, last sweep, ledger;
+and liveness: every part's last sign of life against its threshold (workers.domain.health)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from rich.table import Table
 
 from workers.cli.base import JSON_OPTION, Env, cli, pass_env, redact_env
 from workers.cli.render import duration, print_json
+from workers.domain.health import UNHEALTHY, Health
 from workers.store import failures
 from workers.store.storage import CATEGORY, PRODUCT
 
@@ -16,7 +18,11 @@ from workers.store.storage import CATEGORY, PRODUCT
 @pass_env
 def status(env: Env, as_json: bool) -> None:
     """Dirty rows, claims, oldest change, failures, pauses, last sweep, ledger size — per store."""
+    from workers.ops.liveness import read_health
+
     data = failures.ops_status(env.db(), list(env.settings.stores))
+    health = read_health(env.settings)
+    data["health"] = health.as_dict()
     if as_json:
         print_json(env, data)
         return
@@ -51,3 +57,17 @@ def status(env: Env, as_json: bool) -> None:
     for r in data["stores"]:
         if r["paused"] and r["pause_reason"]:
             env.out.print(f"store {escape(r['store'])} paused: {escape(redact_env(env, r['pause_reason']))}")
+    print_health(env, health)
+
+
+def print_health(env: Env, health: Health) -> None:
+    table = Table("", "part", "store", "last", "threshold", "detail", title="liveness")
+    rows = [("", c) for c in health.parts] + [(s.store, c) for s in health.stores for c in s.checks]
+    for store, c in rows:
+        mark = {UNHEALTHY: "[red]unhealthy[/red]", "ok": "[green]ok[/green]"}.get(c.state, c.state)
+        last = f"{duration(health.now - c.last)} ago" if c.last else "—"
+        threshold = duration(c.threshold) if c.threshold is not None and c.name != "quota" else "—"
+        table.add_row(mark, c.name, escape(store), last, threshold, escape(redact_env(env, c.detail)))
+    env.out.print(table)
+    verdict = "[green]healthy[/green]" if health.healthy else "[red]unhealthy[/red]"
+    env.out.print(f"liveness: {verdict}")

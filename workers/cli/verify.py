@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -15,6 +15,9 @@ from workers.cli.base import JSON_OPTION, STORE_OPTION, Env, cli, fail, pass_env
 from workers.cli.flushing import flush_here
 from workers.cli.render import print_json, short
 from workers.domain.ids import parse_id
+
+if TYPE_CHECKING:
+    from workers.sync.verify import VerifyReport
 
 
 def split_ids(values: Iterable[str]) -> list[int]:
@@ -82,7 +85,7 @@ def verify(
     env.out.print(f"[green]repaired: {len(report.drift)} record(s) now match the store[/green]")
 
 
-def _drift_json(report) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _drift_json(report: VerifyReport) -> dict[str, Any]:
     return {
         "store": report.store,
         "products": report.products,
@@ -101,7 +104,7 @@ def _drift_json(report) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     }
 
 
-def _print_drift(env: Env, report, limit: int) -> None:  # type: ignore[no-untyped-def]
+def _print_drift(env: Env, report: VerifyReport, limit: int) -> None:
     counts = report.counts()
     summary = (
         f"store {escape(report.store)}: {report.products} product(s), "

@@ -121,6 +121,7 @@ class SharedBudget:
             if left is not None and reset_ms is not None:
                 row.left = int(left)
                 row.window_reset_at = now + reset_ms / 1000.0
+                row.observed_at = now  # the quota as last seen (liveness: workers.domain.health)
             if status == 429:
                 default = PLATFORM_BACKOFF if self.api == "bigcommerce" else retry.OMETRIA_RETRY_AFTER
                 pause = rate.wait_429(default)
@@ -147,8 +148,17 @@ def bigcommerce_budget(db_url: str, store_hash: str, reserve: int, concurrency: 
     )
 
 
-def ometria_budget(db_url: str, store_hash: str, rate: float) -> SharedBudget:
+def ometria_budget(
+    db_url: str,
+    store_hash: str,
+    rate: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> SharedBudget:
     # `rate` requests per 1-second window (a fractional rate becomes 1 per 1/rate seconds)
     if rate >= 1:
-        return SharedBudget(db_url, store_hash, "ometria", quota=int(rate), window=1.0)
-    return SharedBudget(db_url, store_hash, "ometria", quota=1, window=1.0 / rate)
+        return SharedBudget(
+            db_url, store_hash, "ometria", quota=int(rate), window=1.0, sleep=sleep, clock=clock
+        )
+    return SharedBudget(db_url, store_hash, "ometria", quota=1, window=1.0 / rate, sleep=sleep, clock=clock)

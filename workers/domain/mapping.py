@@ -223,6 +223,7 @@ def _price(value: Any) -> float | None:
     kind = type(value)
     if value is None or kind is bool:
         return None
+    number: float
     if kind is float:
         number = value
     elif kind is int:

@@ -1,5 +1,7 @@
 """Preflight for `bcsync doctor`: configuration, database, broker, BigCommerce token and scopes,
-hooks, Ometria key — each a named check that passes, warns or fails with a one-line reason.
+hooks, Ometria key, and the running processes (liveness: a part silent past its threshold fails,
+saying since when; a part never seen yet only warns, so the preflight passes before a first start)
+— each a named check that passes, warns or fails with a one-line reason.
 
 Every network call is short (a few seconds' timeout) and read-only; nothing here changes a store.
 Details never contain secrets: URLs are shown without passwords, errors come from the clients,
@@ -211,8 +213,38 @@ def check_ometria(store: StoreConfig) -> list[Check]:
     ]
 
 
+LIVENESS_WARN_ONLY = ("quota",)  # a low quota slows flushes; nothing is silent
+LIVENESS_SKIPPED = ("hooks",)  # the hooks check above asks BigCommerce itself
+
+
+def check_liveness(settings: Settings) -> list[Check]:
+    from workers.domain.health import NEVER, UNHEALTHY, iso
+    from workers.ops.liveness import read_health
+
+    try:
+        health = read_health(settings)
+    except Exception as exc:
+        return [Check("liveness", FAIL, f"heartbeats not readable: {type(exc).__name__}")]
+    out = []
+    rows = [("", c) for c in health.parts] + [(s.store, c) for s in health.stores for c in s.checks]
+    for store, c in rows:
+        if c.name in LIVENESS_SKIPPED:
+            continue
+        name = f"liveness: {c.name}"
+        if c.state == UNHEALTHY:
+            since = f" — silent since {iso(c.last)}" if c.last else ""
+            status = WARN if c.name in LIVENESS_WARN_ONLY else FAIL
+            out.append(Check(name, status, f"{c.detail}{since}", store))
+        elif c.state == NEVER:
+            out.append(Check(name, WARN if c.name in ("worker", "beat") else OK, c.detail, store))
+        else:
+            out.append(Check(name, OK, c.detail, store))
+    return out
+
+
 def run_checks(settings: Settings) -> list[Check]:
     out = check_configuration(settings) + check_database(settings) + check_broker(settings)
+    out += check_liveness(settings)
     public = settings.public_url.strip()
     destination = hookmod.default_destination(public) if public else None
     for store in settings.stores.values():

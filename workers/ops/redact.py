@@ -17,10 +17,13 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 MASK = "***"
+
+# sentry-sdk's events and breadcrumbs are TypedDicts; a scrubbed one has the same shape.
+_Event = TypeVar("_Event", bound=Mapping[str, Any])
 
 # "X-Auth-Token: abc", "'X-Ometria-Auth': 'abc'", "webhook-signature=v1,abc v1,def", ...
 _HEADER_VALUE = re.compile(
@@ -152,7 +155,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def scrub_event(event: _Event, hint: dict[str, Any] | None = None) -> _Event | None:
     """sentry-sdk `before_send`: the event with every secret removed; dropped if scrubbing fails."""
     try:
         return _scrub(event)
@@ -160,6 +163,6 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
         return None
 
 
-def scrub_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def scrub_breadcrumb(crumb: _Event, hint: dict[str, Any] | None = None) -> _Event | None:
     """sentry-sdk `before_breadcrumb`."""
     return scrub_event(crumb, hint)

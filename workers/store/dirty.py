@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from workers.store.engine import rowcount
 from workers.store.models import Dirty
 from workers.store.state import store_state
 
@@ -193,7 +194,7 @@ def release_done(session: Session, store_hash: str, entity: str, token: str, ids
     if not ids:
         return 0
     keys = held(store_hash, entity, token, ids)
-    done = session.execute(delete(Dirty).where(*keys, Dirty.version == Dirty.claimed_version)).rowcount
+    done = rowcount(session.execute(delete(Dirty).where(*keys, Dirty.version == Dirty.claimed_version)))
     session.execute(
         update(Dirty).where(*keys).values(claimed_by=None, claimed_version=None, lease_until=None)
     )

@@ -5,15 +5,16 @@ need to know of the database without importing SQLAlchemy (`DatabaseError`, `is_
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,8 +38,27 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_ENGINES: list[Engine] = []
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child (a Celery pool process started after the parent used the database, e.g. from
+    its heartbeat thread) must not share the parent's pooled connections: new pools, parent's kept."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -105,3 +125,9 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL: show only its scheme
         return url.split(":", 1)[0] + ":…"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched: for such a statement the result is a `CursorResult`,
+    which has `rowcount`."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)

@@ -89,6 +89,7 @@ class Heartbeat(Base):
     part: Mapped[str] = mapped_column(String(16), primary_key=True)  # worker | beat
     process: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
     last_seen: Mapped[float] = mapped_column(Float, index=True)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # first heartbeat
 
 
 class StoreState(Base):
@@ -103,6 +104,10 @@ class StoreState(Base):
     seen_errors: Mapped[list[str] | None] = mapped_column(
         JSON, nullable=True
     )  # Ometria _errors already filed
+    last_flush_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # a batch released
+    last_push_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # Ometria accepted
+    hooks_checked_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hooks_inactive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # at that check
 
 
 class RateBudget(Base):
@@ -115,3 +120,37 @@ class RateBudget(Base):
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     in_flight: Mapped[int] = mapped_column(Integer, default=0)
     slots: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)  # [token, started] in flight
+    observed_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # last rate headers
+
+
+class Incident(Base):
+    """One row per alert condition (e.g. `silent:worker`, `paused:<store>`): open or closed. Every
+    evaluator changes a row only by compare-and-set on `version`, so of several processes judging
+    the same change exactly one opens (or closes) the incident and queues its message."""
+
+    __tablename__ = "incidents"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[float] = mapped_column(Float)
+    closed_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)  # when `value` last moved
+    value: Mapped[float] = mapped_column(Float)  # what the condition measures (failed-list baseline)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class AlertOutbox(Base):
+    """Messages for ALERT_WEBHOOK_URL, written with the incident's change and sent (retried) after."""
+
+    __tablename__ = "alert_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident: Mapped[str] = mapped_column(String(160))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_until: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)

@@ -4,15 +4,20 @@ or writes a query."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
-from workers.store import dirty, ledger, state
+from workers.store import dirty, ledger, liveness, state
 from workers.store.engine import session_scope
 from workers.store.failures import record_failure
 from workers.store.models import PRODUCT, Ledger
+
+log = logging.getLogger(__name__)
 
 # --- dirty rows ----------------------------------------------------------------------------
 
@@ -128,9 +133,34 @@ def prune_webhooks(url: str, older_than: float) -> int:
         return state.prune_webhooks(s, older_than)
 
 
-def beat_runs(url: str, names: Iterable[str], now: float) -> dict[str, float]:
+WEBHOOK_IDS_KEPT = 3600.0  # seconds a webhook id is remembered (replay protection)
+
+
+def prune(url: str, now: float) -> int:
+    """The hourly clean-up: old liveness rows, and webhook ids older than WEBHOOK_IDS_KEPT.
+    Returns the webhook ids forgotten."""
     with session_scope(url) as s:
-        return state.beat_runs(s, names, now)
+        liveness.prune(s, now)
+        return state.prune_webhooks(s, now - WEBHOOK_IDS_KEPT)
+
+
+BEAT_READ_TRIES = 3
+
+
+def beat_runs(url: str, names: Iterable[str], now: float) -> dict[str, float]:
+    """Each beat entry's last run (see `state.beat_runs`); two beats starting at once may deadlock
+    entering the rows: tried again (the rows are there then)."""
+    names = list(names)
+    for attempt in range(1, BEAT_READ_TRIES + 1):
+        try:
+            with session_scope(url) as s:
+                return state.beat_runs(s, names, now)
+        except OperationalError as exc:
+            if attempt == BEAT_READ_TRIES:
+                raise
+            log.warning("beat: reading the schedule failed (%s); again", type(exc.orig).__name__)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def claim_beat_run(url: str, name: str, seen: float, now: float, beat: str) -> float | None:
@@ -141,3 +171,22 @@ def claim_beat_run(url: str, name: str, seen: float, now: float, beat: str) -> f
 def record_heartbeat(url: str, part: str, process: str, now: float) -> None:
     with session_scope(url) as s:
         state.record_heartbeat(s, part, process, now)
+
+
+# --- liveness ------------------------------------------------------------------------------
+
+
+def record_flush(url: str, store_hash: str, pushed: bool) -> None:
+    """The store's last flush (and, when it pushed, last accepted push)."""
+    with session_scope(url) as s:
+        liveness.record_flush(s, store_hash, pushed)
+
+
+def record_push(url: str, store_hash: str) -> None:
+    with session_scope(url) as s:
+        liveness.record_push(s, store_hash)
+
+
+def record_hook_check(url: str, store_hash: str, inactive: int) -> None:
+    with session_scope(url) as s:
+        liveness.record_hook_check(s, store_hash, inactive=inactive)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from workers.store.engine import insert_for, session_scope
+from workers.store.engine import insert_for, rowcount, session_scope
 from workers.store.models import BeatRun, Heartbeat, RateBudget, SeenWebhook, StoreState
 
 WEBHOOK_INSERT = text(
@@ -29,7 +29,7 @@ def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: fl
 
 
 def prune_webhooks(session: Session, older_than: float) -> int:
-    return int(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)).rowcount or 0)
+    return rowcount(session.execute(delete(SeenWebhook).where(SeenWebhook.received_at < older_than)))
 
 
 # --- beat schedule and heartbeats ----------------------------------------------------------
@@ -38,7 +38,7 @@ def prune_webhooks(session: Session, older_than: float) -> int:
 def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, float]:
     """Each entry's last run; an entry no beat has seen yet is entered as run `now` (first run after
     one interval, as celery's own scheduler does)."""
-    names = list(names)
+    names = sorted(names)  # every beat inserts in the same order: two starting at once never deadlock
     for name in names:
         ins = insert_for(session)(BeatRun).values(name=name, last_run_at=now, beat="")
         session.execute(ins.on_conflict_do_nothing(index_elements=[BeatRun.name]))
@@ -49,18 +49,20 @@ def beat_runs(session: Session, names: Iterable[str], now: float) -> dict[str, f
 def claim_beat_run(session: Session, name: str, seen: float, now: float, beat: str) -> float | None:
     """Take the run of `name` that is due after `seen` (compare-and-set): None if this beat took it,
     else the last run another beat recorded meanwhile."""
-    taken = session.execute(
-        update(BeatRun)
-        .where(BeatRun.name == name, BeatRun.last_run_at == seen)
-        .values(last_run_at=now, beat=beat)
-    ).rowcount
+    taken = rowcount(
+        session.execute(
+            update(BeatRun)
+            .where(BeatRun.name == name, BeatRun.last_run_at == seen)
+            .values(last_run_at=now, beat=beat)
+        )
+    )
     if taken:
         return None
     return float(session.execute(select(BeatRun.last_run_at).where(BeatRun.name == name)).scalar_one())
 
 
 def record_heartbeat(session: Session, part: str, process: str, now: float) -> None:
-    ins = insert_for(session)(Heartbeat).values(part=part, process=process, last_seen=now)
+    ins = insert_for(session)(Heartbeat).values(part=part, process=process, last_seen=now, started_at=now)
     session.execute(
         ins.on_conflict_do_update(index_elements=[Heartbeat.part, Heartbeat.process], set_={"last_seen": now})
     )

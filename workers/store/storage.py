@@ -55,11 +55,13 @@ from workers.store.ledger import (
 from workers.store.models import (
     CATEGORY,
     PRODUCT,
+    AlertOutbox,
     Base,
     BeatRun,
     Dirty,
     FailedTask,
     Heartbeat,
+    Incident,
     Ledger,
     RateBudget,
     SeenWebhook,
@@ -78,6 +80,8 @@ from workers.store.state import (
 )
 
 __all__ = [
+    "AlertOutbox",
+    "Incident",
     "CATEGORY",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",

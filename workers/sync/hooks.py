@@ -13,28 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from workers.clients.bigcommerce import BigCommerceClient
+from workers.domain.scopes import HANDLED_SCOPES  # the hooks registered: the scopes the receiver handles
 from workers.settings import ConfigError, StoreConfig
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/bigcommerce"
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 — a header name, not a secret
-
-HANDLED_SCOPES: tuple[str, ...] = (
-    "store/product/created",
-    "store/product/updated",
-    "store/product/deleted",
-    "store/product/inventory/updated",
-    "store/product/inventory/order/updated",
-    "store/sku/created",
-    "store/sku/updated",
-    "store/sku/deleted",
-    "store/sku/inventory/updated",
-    "store/sku/inventory/order/updated",
-    "store/category/created",
-    "store/category/updated",
-    "store/category/deleted",
-)
 
 
 @dataclass(frozen=True)

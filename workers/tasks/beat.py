@@ -8,14 +8,15 @@ container and is per host, so a restarted or second beat would not know what the
 Each entry's last run is one row (`beat_runs`). Before sending a due task a beat takes the run by
 compare-and-set on the last run it saw: of two beats running at once (a rolling deploy overlaps
 them; Kubernetes may too) exactly one sends each run, and the other adopts the winner's time. A
-restarted beat reads the rows and goes on where the schedule was. Every tick also records beat's
-heartbeat (`heartbeats`), so a silent beat is seen.
+restarted beat reads the rows and goes on where the schedule was. Beat ticks at least every
+BCSYNC_HEARTBEAT_SECONDS and records its heartbeat (`heartbeats`), so a silent beat is seen; after
+each heartbeat it evaluates incidents and sends their alerts in a thread of its own
+(workers.ops.liveness), so a dead worker is still reported while beat lives.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 from datetime import UTC, datetime
@@ -23,21 +24,23 @@ from typing import Any
 
 from celery.beat import ScheduleEntry, Scheduler
 
+from workers.ops.liveness import Evaluations, process_name
 from workers.settings import get_settings
 from workers.store import queries
 from workers.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0  # at most one heartbeat write per this many seconds of ticking
-
 
 class DatabaseScheduler(Scheduler):
     """celery.beat.Scheduler whose last-run times live in the database (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._url = get_settings().database_url
-        self._me = f"{socket.gethostname()}:{os.getpid()}"
+        settings = get_settings()
+        self._url = settings.database_url
+        self._heartbeat = settings.heartbeat_seconds
+        self._me = process_name(socket.gethostname())
+        self._evaluations = Evaluations(settings, f"beat {self._me}")
         self._seen: dict[str, float] = {}  # entry name -> last run recorded in the database
         self._beat_at = 0.0
         kwargs.pop("schedule_filename", None)
@@ -54,13 +57,15 @@ class DatabaseScheduler(Scheduler):
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         now = time.time()
-        if now - self._beat_at >= HEARTBEAT_SECONDS:
+        if now - self._beat_at >= self._heartbeat * 0.9:
             try:
                 queries.record_heartbeat(self._url, "beat", self._me, now)
                 self._beat_at = now
             except Exception as exc:  # noqa: BLE001 — the database away: the run claims fail too
                 log.warning("beat: heartbeat not recorded: %s", exc)
-        return float(super().tick(*args, **kwargs))
+            self._evaluations.kick()
+        # wake at least once per heartbeat, however far the next due entry is
+        return min(float(super().tick(*args, **kwargs)), self._heartbeat)
 
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
         """Send the due run only if this beat takes it; otherwise adopt the other beat's time."""

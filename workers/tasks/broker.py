@@ -82,7 +82,9 @@ def _collect_and_forget_channel(connection: Any, collect: Any, *args: Any, **kwa
 class FilesystemChannel(filesystem.Channel):
     """kombu's filesystem channel with atomic writes and a reader that skips what it cannot read."""
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # kombu itself disagrees on the name: filesystem.Channel says `payload`, AbstractChannel `message`;
+    # kombu passes it positionally. Named as the direct base does.
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = final + PARTIAL_SUFFIX
@@ -97,7 +99,9 @@ class FilesystemChannel(filesystem.Channel):
                 os.remove(partial)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        """The next readable message of `queue`, or Empty; never waits (kombu polls), so `timeout`,
+        part of the virtual channel's signature, is not used."""
         wanted = f"{queue}.msg"
         names = sorted(os.listdir(self.data_folder_in))
         for name in names:

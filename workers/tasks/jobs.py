@@ -23,6 +23,7 @@ from workers.store import queries
 from workers.store.migrate import upgrade
 from workers.sync.flush import Syncer, backoff, drain
 from workers.sync.hooks import revive_hooks
+from workers.tasks import heartbeat as _heartbeat  # noqa: F401 — connects the worker's heartbeat thread
 from workers.tasks.app import app
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class SyncTask(Task):
     retry_backoff = False  # the countdown is the policy's (below), not Celery's own formula
     acks_late = True
 
-    def retry(  # type: ignore[override]
+    def retry(
         self, *args: Any, exc: BaseException | None = None, countdown: float | None = None, **kw: Any
     ) -> Any:
         """Celery's retry, with the policy's countdown when none is given (autoretry gives none):
@@ -110,6 +111,8 @@ def flush_store(store_hash: str) -> dict:
         for key in ("claimed", "pushed", "requests", "failed"):
             totals[key] += getattr(report, key)
         log.info("flushed store %s: %s", store_hash, report)
+        if not report.error:
+            _record_flush(sync, store_hash, report.pushed > 0)
         if report.retry_in is not None:
             flush_store.apply_async(args=[store_hash], countdown=report.retry_in)
         if _stopping():
@@ -120,6 +123,14 @@ def flush_store(store_hash: str) -> dict:
     if more and time.time() >= deadline:
         flush_store.delay(store_hash)  # a long backlog: hand over to the next task, keep the queue fair
     return totals
+
+
+def _record_flush(sync: Syncer, store_hash: str, pushed: bool) -> None:
+    """Liveness: the store's last flush (and last accepted push). Never fails the flush."""
+    try:
+        queries.record_flush(sync.db, store_hash, pushed)
+    except Exception as exc:  # noqa: BLE001 — the next batch records it
+        log.warning("store %s: last flush not recorded (%s)", store_hash, type(exc).__name__)
 
 
 def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
@@ -162,6 +173,8 @@ def resync_all(store_hash: str | None = None, dry_run: bool = False) -> dict[str
     for sh in [store_hash] if store_hash else list(get_settings().stores):
         report = syncer(sh).resync_all(dry_run=dry_run)
         out[sh] = {k: v for k, v in vars(report).items() if k != "samples"}
+        if report.pushed and not dry_run:
+            queries.record_push(get_settings().database_url, sh)
         if report.gone and not dry_run:
             flush_store.delay(sh)
     return out
@@ -176,7 +189,9 @@ def check_hooks() -> dict[str, list[int]]:
             revived = [int(h["id"]) for h in revive_hooks(BigCommerceClient(store), sh)]
         except SyncError as exc:
             log.warning("hook check of store %s failed: %s", sh, exc)
-            revived = []
+            out[sh] = []
+            continue
+        queries.record_hook_check(get_settings().database_url, sh, inactive=len(revived))
         out[sh] = revived
     return out
 
@@ -213,7 +228,7 @@ def validation_error(err: dict) -> queries.ValidationError:
 
 @app.task(base=SyncTask, name="workers.tasks.prune")
 def prune() -> int:
-    return queries.prune_webhooks(get_settings().database_url, time.time() - 3600)
+    return queries.prune(get_settings().database_url, time.time())
 
 
 __all__ = [

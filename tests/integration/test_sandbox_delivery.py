@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -194,7 +195,7 @@ def test_envelope_has_the_shape_of_the_official_samples(
         assert body["data"] == sample["data"]
         assert body["producer"] == sample["producer"].replace("{store_hash}", STORE_HASH)
         assert body["store_id"].isdigit()
-        assert len(body["hash"]) == 40 and int(body["hash"], 16) >= 0
+        assert re.fullmatch(r"[0-9a-f]{40}", body["hash"])
         assert before <= body["created_at"] <= int(time.time())
     # Like the samples: the hash covers `data`, so created/updated/deleted of one product share it.
     same_data = [got[s["scope"]]["hash"] for s in samples if s["data"] == samples[0]["data"]]
@@ -418,10 +419,11 @@ def test_a_burst_of_5000_fires_uses_a_bounded_pool_and_delivers_all(
 
 
 def test_stop_ends_the_workers(hooks: Hooks) -> None:
+    before = set(threading.enumerate())
     dispatcher = HookDispatcher(STORE_HASH, CLIENT_SECRET, hooks.get, hooks.deactivate, workers=3)
-    names = {t.name for t in threading.enumerate()}
-    assert sum(1 for n in names if n.startswith("hook-dispatcher-")) >= 3
+    workers = {t for t in set(threading.enumerate()) - before if t.name.startswith("hook-dispatcher-")}
+    assert len(workers) >= 3
     dispatcher.stop()
-    assert not any(t.is_alive() for t in dispatcher._threads)
+    assert not any(t.is_alive() for t in workers)
     dispatcher.fire("store/product/updated", {"type": "product", "id": 1})  # harmless after stop
     assert dispatcher.wait_idle(1)

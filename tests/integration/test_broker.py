@@ -1,6 +1,6 @@
 """The embedded file broker (workers.tasks.broker.FilesystemTransport): a message file is visible only once
 complete, and one that cannot be read (empty, truncated) is set aside instead of killing the worker.
-The Redis side (a worker surviving Redis restarts) is in tests/test_reliability.py."""
+The Redis side (a worker surviving Redis restarts) is in tests/reliability/test_reliability.py."""
 
 from __future__ import annotations
 

@@ -88,8 +88,7 @@ def test_ometria_rate_is_a_per_second_budget(db_url: str) -> None:
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    budget = ometria_budget(db_url, "st", 4)
-    budget._clock, budget._sleep = (lambda: now[0]), sleep
+    budget = ometria_budget(db_url, "st", 4, sleep=sleep, clock=lambda: now[0])
     for _ in range(12):
         budget.acquire()
     assert now[0] - 50.0 >= 2.0  # 12 requests at 4/s need at least two window resets

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -110,14 +109,22 @@ def test_the_recorder_replaces_a_connection_the_server_dropped(pg_url: str) -> N
 
     from workers.store.intake import Recorder
 
+    others = text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
     recorder = Recorder(pg_url)
     try:
         assert recorder([Callback("st", PRODUCT, (1,), "before")]) == [True]
-        pid = recorder._connection().info.backend_pid
         with session_scope(pg_url) as s:  # what a PostgreSQL restart does to every open connection
-            s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            dropped = set(s.scalars(others))
+            s.execute(
+                text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"),
+                {"pids": sorted(dropped)},
+            )
+        assert dropped  # the recorder's connection among them
         assert recorder([Callback("st", PRODUCT, (2,), "after")]) == [True]  # no error reaches the caller
-        assert recorder._connection().info.backend_pid != pid
+        with session_scope(pg_url) as s:  # ... because it wrote on a new connection
+            assert set(s.scalars(others)) - dropped
     finally:
         recorder.close()
     with session_scope(pg_url) as s:
@@ -137,9 +144,12 @@ def test_a_request_whose_commit_never_comes_times_out_and_leaves_nothing_queued(
 ) -> None:
     from consumer.webhooks import group_commit
 
-    release = threading.Event()
+    writing, release = threading.Event(), threading.Event()
+    written: list[list[str | None]] = []  # the webhook ids of each group the database was handed
 
     def slow_write(callbacks: Sequence[Callback]) -> list[bool]:
+        written.append([cb.key for cb in callbacks])
+        writing.set()
         release.wait(10)
         return [True] * len(callbacks)
 
@@ -147,12 +157,11 @@ def test_a_request_whose_commit_never_comes_times_out_and_leaves_nothing_queued(
     committer = GroupCommit(slow_write)
     leader = threading.Thread(target=committer.record, args=(Callback("st", PRODUCT, (1,), "l"),))
     leader.start()
-    deadline = time.monotonic() + 10
-    while not committer._writing and time.monotonic() < deadline:  # the leader is writing...
-        time.sleep(0.01)
-    assert committer._writing  # ...so the next request waits behind it
+    assert writing.wait(10)  # the leader is writing, so the next request waits behind it
     with pytest.raises(TimeoutError):
         committer.record(Callback("st", PRODUCT, (2,), "f"))
     release.set()
     leader.join(5)
-    assert not committer._pending  # the timed-out callback was withdrawn, not written later
+    # the timed-out callback was withdrawn: the next group is only the next request's, never "f"
+    assert committer.record(Callback("st", PRODUCT, (3,), "n")) is True
+    assert written == [["l"], ["n"]]

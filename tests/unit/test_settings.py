@@ -170,7 +170,7 @@ def test_the_environment_listing_names_every_variable_read(monkeypatch: pytest.M
     from workers.settings import ENVIRONMENT, Environment
 
     assert set(Environment.model_fields) <= set(ENVIRONMENT)
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
     assert documented and documented <= set(ENVIRONMENT), documented - set(ENVIRONMENT)
@@ -185,7 +185,7 @@ def test_the_environment_listing_names_every_variable_read(monkeypatch: pytest.M
 def test_no_module_but_settings_reads_the_environment() -> None:
     import ast
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     offenders = []
     for path in sorted([*root.glob("workers/**/*.py"), *root.glob("consumer/**/*.py")]):
         if path == root / "workers" / "settings.py":

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_webhooks import HOOK, Receiver, make_receiver, reference_dir, sign
+from tests.receiver import HOOK, Receiver, make_receiver, reference_dir, sign
 
 CONTRACT = {200, 400, 401, 404, 413, 415, 503}
 STORE_PATTERN = r"stores/[A-Za-z0-9_-]{1,64}"

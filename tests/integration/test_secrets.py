@@ -26,7 +26,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from consumer import create_app
-from tests.test_webhooks import Receiver, new_secret, sign, store_config
+from consumer.webhooks.group_commit import GroupCommit
+from tests.receiver import Receiver, new_secret, sign, store_config
 from workers.ops.redact import install_log_redaction, redact, scrub_event
 from workers.settings import Settings
 from workers.store.storage import session_scope
@@ -171,7 +172,7 @@ def test_no_secret_reaches_the_logs_or_sentry(
         raise RuntimeError(f"database driver said: auth {store.client_secret} / {admin_token}")
 
     with monkeypatch.context() as patch:
-        patch.setattr(receiver.app.extensions["bcsync"].group_commit, "_write", failing_write)
+        patch.setattr(receiver.app.extensions["bcsync"], "group_commit", GroupCommit(failing_write))
         assert receiver.post(body=body, headers={**secret, **signed(body)}).status_code == 500
     assert receiver.client.get("/boom", headers={"Authorization": f"Bearer {admin_token}"}).status_code == 500
     # 4. careless log lines elsewhere in the code

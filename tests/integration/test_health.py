@@ -14,11 +14,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer import create_app
+from tests.receiver import Receiver, make_receiver, store_config
 from tests.services import redis_url
-from tests.test_webhooks import Receiver, make_receiver, store_config
 from workers.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _settings(tmp_path: Path, database_url: str | None = None, broker_url: str = "filesystem://") -> Settings:
