@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import current_app
 
-from consumer.admin.blueprint import ERRORS, MAX_ID, MAX_IDS
+from consumer.admin.blueprint import ERRORS, MAX_IDS
+from workers.domain import ids
 from workers.settings import Settings, get_settings
 from workers.store import failures, queries
 
@@ -65,16 +66,16 @@ def parse_ids(value: Any, name: str) -> list[int]:
     if len(value) > MAX_IDS:
         raise BadRequest(f"at most {MAX_IDS} {name} at once")
     for v in value:
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_ID:
+        if not ids.is_id(v):
             raise BadRequest(f"{name} must be positive integers, got {v!r}")
     return list(dict.fromkeys(value))
 
 
 def ids_from_text(text: str) -> list[int]:
-    parts = text.replace(",", " ").split()
-    if not parts or any(not p.isdigit() or not 0 < int(p) <= MAX_ID for p in parts):
-        raise BadRequest(ERRORS["ids"])
-    return list(dict.fromkeys(int(p) for p in parts))
+    try:
+        return ids.parse_ids(text)
+    except ValueError:
+        raise BadRequest(ERRORS["ids"]) from None
 
 
 def pick_store(value: Any) -> str:

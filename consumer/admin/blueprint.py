@@ -9,7 +9,6 @@ admin_bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="te
 COOKIE = "bcsync_admin"
 SESSION_SECONDS = 12 * 3600
 MAX_IDS = 10_000
-MAX_ID = 2**63 - 1
 PAGE_FAILED_LIMIT = 200
 NOTICES = {
     "replayed": "Replayed {n} entr{ies}; the products are dirty again and a flush is on its way.",

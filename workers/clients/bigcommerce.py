@@ -77,20 +77,6 @@ class CategoryTree:
     names: dict[int, str] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)
 
-    def descendants(self, category_id: int) -> list[int]:
-        """Every category below `category_id` (not itself), nearest first; safe against cycles."""
-        out: list[int] = []
-        seen = {category_id}
-        queue = list(self.children.get(category_id, ()))
-        while queue:
-            child = queue.pop(0)
-            if child in seen:
-                continue
-            seen.add(child)
-            out.append(child)
-            queue.extend(self.children.get(child, ()))
-        return out
-
 
 class BigCommerceClient:
     def __init__(
@@ -186,14 +172,6 @@ class BigCommerceClient:
             children.setdefault(parent if isinstance(parent, int) else 0, []).append(cid)
         return CategoryTree(names=names, children=children)
 
-    def category_names(self) -> dict[int, str]:
-        """Category id -> name. Use `category_tree()` when children are needed too (same calls)."""
-        return self.category_tree().names
-
-    def category_children(self) -> dict[int, list[int]]:
-        """Parent id -> child ids. Use `category_tree()` when names are needed too (same calls)."""
-        return self.category_tree().children
-
     def brand_names(self) -> dict[int, str]:
         return {
             b["id"]: str(b.get("name") or "")
@@ -246,10 +224,6 @@ class BigCommerceClient:
             raise ValueError("update_hook needs at least one field")
         path = f"/v3/hooks/{int(hook_id)}"
         return _data(self._request("PUT", path, json=fields, store_level=False), f"PUT {path}")
-
-    def hooks_admin(self) -> dict[str, Any]:
-        """Every hook of this API account, including deactivated ones, and the blocked domains."""
-        return _data(self._request("GET", "/v3/hooks/admin"), "GET /v3/hooks/admin")
 
     def create_storefront_token(self, channel_id: int, expires_at: int, cors_origins: list[str]) -> str:
         if not 1 <= len(cors_origins) <= 2:

@@ -50,7 +50,6 @@ class SharedBudget:
         self._sleep, self._clock = sleep, clock
         self.concurrency = concurrency
         self._local = threading.local()
-        self.waited = 0.0
 
     def _locked(self) -> AbstractContextManager[RateBudget]:
         """The budget row, locked for one transaction; created on first use (race-free)."""
@@ -100,10 +99,8 @@ class SharedBudget:
                     delay = 0.05
             if delay <= 0:
                 if delay < 0:  # taken, but pace before sending
-                    self.waited += -delay
                     self._sleep(-delay)
                 return
-            self.waited += delay
             self._sleep(min(delay, 5.0))
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:

@@ -1,6 +1,6 @@
 """Ometria Data API client: the only module that knows Ometria's URLs, headers and limits.
 
-`push` sends one request of 1..100 records of one `@type` (POST /v2/push); `push_all` chunks.
+`push` sends one request of 1..100 records of one `@type` (POST /v2/push).
 Every request goes through `budget.acquire()` first and `budget.observe(status, headers)` after
 every response, so the shared Ometria budget sees 429s and the queue headers. The last
 X-QueueSize-Remaining / X-QueueSize-Limit seen are kept in `last_queue_remaining` /
@@ -134,10 +134,6 @@ class OmetriaClient:
             request_id=str(answer.get("request_id") or ""),
         )
 
-    def push_all(self, records: Sequence[Mapping[str, Any]]) -> list[PushResult]:
-        """Push in chunks of 100, in order; stops at (and raises) the first failure."""
-        return [self.push(records[i : i + MAX_RECORDS]) for i in range(0, len(records), MAX_RECORDS)]
-
     def errors(self) -> list[dict[str, Any]]:
         """The latest record errors Ometria found after accepting pushes (GET /v2/push/_errors)."""
         answer = self._request("GET", "/push/_errors")
@@ -147,24 +143,6 @@ class OmetriaClient:
         return items
 
     # -- read back -------------------------------------------------------------------------------
-
-    def products(
-        self, limit: int = MAX_PRODUCTS_PAGE, offset: int = 0, include_variants: bool = True
-    ) -> list[dict]:
-        """One page of GET /v2/products (Ometria's copy), for verifying drift."""
-        if not 1 <= limit <= MAX_PRODUCTS_PAGE:
-            raise ValueError(f"limit must be 1..{MAX_PRODUCTS_PAGE}")
-        params = {
-            "limit": limit,
-            "offset": max(int(offset), 0),
-            "include_variants": str(include_variants).lower(),
-        }
-        items = _items(self._request("GET", "/products", params=params), ("data", "products", "results"))
-        if items is None:
-            raise TransientError(f"{SERVICE} GET /products: the answer is not a list of products")
-        if not include_variants:  # in case the server ignores the parameter
-            items = [p for p in items if p.get("is_variant") is not True]
-        return items
 
     def iter_products(self, include_variants: bool = True) -> Iterator[dict[str, Any]]:
         """Every product Ometria holds, page by page (offset pagination, until an empty page: a server

@@ -1,5 +1,6 @@
 """Keep secrets out of logs and error reports: every configured secret, and anything shaped like an
-auth header or a webhook signature, becomes "***".
+auth header or a webhook signature, becomes the one marker, `workers.domain.errors.REDACTED`
+("[redacted]": the same as in error messages, which `workers.domain.errors.redact` scrubs).
 
 - `install_log_redaction(secrets)`: a `logging.Filter` on the root logger's handlers, plus a wrapper
   around the LogRecord factory so that handlers added later (or on other loggers) see redacted
@@ -20,7 +21,9 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-MASK = "***"
+from workers.domain.errors import REDACTED
+
+MASK = REDACTED  # one marker for logs, Sentry events and error messages alike
 
 # sentry-sdk's events and breadcrumbs are TypedDicts; a scrubbed one has the same shape.
 _Event = TypeVar("_Event", bound=Mapping[str, Any])
@@ -90,7 +93,7 @@ _redactor = Redactor()
 
 
 def redact(text: str) -> str:
-    """The text with every known secret and credential-shaped value replaced by ***."""
+    """The text with every known secret and credential-shaped value replaced by the marker."""
     return _redactor.text(text)
 
 
