@@ -291,43 +291,58 @@ class BigCommerceClient:
         )
         if 200 <= resp.status_code < 300:
             return json_of(resp, service=SERVICE, what=what, secrets=self._secrets) if resp.content else None
-        raise self._classify(resp, what, path, store_level, not_found)
+        raise classify(
+            resp,
+            what,
+            path,
+            store_hash=self.store_hash,
+            secrets=self._secrets,
+            store_level=store_level,
+            not_found=not_found,
+        )
 
-    def _classify(
-        self, resp: requests.Response, what: str, path: str, store_level: bool, not_found: str | None
-    ) -> SyncError:
-        status, headers = resp.status_code, resp.headers
-        prefix = f"{SERVICE} {what} (store {self.store_hash}): HTTP {status}"
-        rate = RateHeaders.of(headers)
-        if status == 429:
-            wait = rate.wait_429(PLATFORM_BACKOFF)
-            if rate.reset_ms is not None:
-                message = f"{prefix}: the store's quota is used up; the window resets in {wait:.1f}s"
-            else:
-                message = f"{prefix} without rate-limit headers (platform load): back off"
-            return TransientError(message, retry_after=wait, status=status)
-        detail = _error_detail(resp, self._secrets)
-        if status >= 500:
-            return TransientError(f"{prefix} {detail}".rstrip(), retry_after=rate.retry_after, status=status)
-        if 300 <= status < 400:
-            location = body_excerpt(str(headers.get("Location", "?")), self._secrets, 120)
-            hint = "set BIGCOMMERCE_API_URL to the API host itself"
-            return ConfigurationError(f"{prefix}: redirected to {location}; {hint}", status=status)
-        if status == 401:
-            hint = "the access token was rejected; check BIGCOMMERCE_ACCESS_TOKEN and BIGCOMMERCE_STORE_HASH"
-            return ConfigurationError(f"{prefix}: {hint}", status=status)
-        if status == 403:
-            scope = next((hint for start, hint in _SCOPE_HINTS if path.startswith(start)), "the needed scope")
-            return ConfigurationError(
-                f"{prefix}: the API account lacks a scope; grant {scope}", status=status
-            )
-        if status == 404 and store_level:
-            hint = not_found or (
-                "check BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL, and that the API account has the "
-                "scope for this endpoint"
-            )
-            return ConfigurationError(f"{prefix}: {hint}", status=status)
-        return PermanentError(f"{prefix} {detail}".rstrip(), status=status)
+
+def classify(
+    resp: requests.Response,
+    what: str,
+    path: str,
+    *,
+    store_hash: str,
+    secrets: Sequence[str],
+    store_level: bool = True,
+    not_found: str | None = None,
+) -> SyncError:
+    """What a BigCommerce answer that is not a 2xx means (the module docstring's list)."""
+    status, headers = resp.status_code, resp.headers
+    prefix = f"{SERVICE} {what} (store {store_hash}): HTTP {status}"
+    rate = RateHeaders.of(headers)
+    if status == 429:
+        wait = rate.wait_429(PLATFORM_BACKOFF)
+        if rate.reset_ms is not None:
+            message = f"{prefix}: the store's quota is used up; the window resets in {wait:.1f}s"
+        else:
+            message = f"{prefix} without rate-limit headers (platform load): back off"
+        return TransientError(message, retry_after=wait, status=status)
+    detail = _error_detail(resp, secrets)
+    if status >= 500:
+        return TransientError(f"{prefix} {detail}".rstrip(), retry_after=rate.retry_after, status=status)
+    if 300 <= status < 400:
+        location = body_excerpt(str(headers.get("Location", "?")), secrets, 120)
+        hint = "set BIGCOMMERCE_API_URL to the API host itself"
+        return ConfigurationError(f"{prefix}: redirected to {location}; {hint}", status=status)
+    if status == 401:
+        hint = "the access token was rejected; check BIGCOMMERCE_ACCESS_TOKEN and BIGCOMMERCE_STORE_HASH"
+        return ConfigurationError(f"{prefix}: {hint}", status=status)
+    if status == 403:
+        scope = next((hint for start, hint in _SCOPE_HINTS if path.startswith(start)), "the needed scope")
+        return ConfigurationError(f"{prefix}: the API account lacks a scope; grant {scope}", status=status)
+    if status == 404 and store_level:
+        hint = not_found or (
+            "check BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL, and that the API account has the "
+            "scope for this endpoint"
+        )
+        return ConfigurationError(f"{prefix}: {hint}", status=status)
+    return PermanentError(f"{prefix} {detail}".rstrip(), status=status)
 
 
 def _data(body: Any, what: str) -> dict[str, Any]:
