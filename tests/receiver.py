@@ -140,10 +140,9 @@ class Receiver:
             return {(e, int(i)): int(v) for e, i, v in rows}
 
     def seen(self) -> set[str]:
+        """The digests (workers.store.storage.webhook_digest) of this store's remembered webhook ids."""
         with session_scope(self.settings.database_url) as s:
-            return set(
-                s.scalars(select(SeenWebhook.webhook_id).where(SeenWebhook.store_hash == self.store_hash))
-            )
+            return set(s.scalars(select(SeenWebhook.digest).where(SeenWebhook.store_hash == self.store_hash)))
 
 
 def make_receiver(

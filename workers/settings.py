@@ -1,5 +1,10 @@
 """Every setting, read from the environment (and a `.env` file) in one place, defaults beside them.
 
+The `.env` file read is the project directory's (the folder holding `workers/`), or the file named by
+BCSYNC_ENV_FILE — never one in the current directory, which may be anybody's — and only for the
+variables defined here (`Environment`): it never sets HTTPS_PROXY, REQUESTS_CA_BUNDLE or anything
+else in the process's environment. Variables already set in the environment win over the file.
+
 A single store is configured with the BIGCOMMERCE_* / OMETRIA_* variables; several stores with a
 STORES_FILE (TOML) holding one table per store hash. With no store hash at all the service runs
 against the sandbox (simulated BigCommerce store and Ometria account on loopback) and says so.
@@ -21,14 +26,21 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
+from urllib.parse import urlsplit
 
-from dotenv import load_dotenv
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
 VAR_DIR = Path(os.environ.get("BCSYNC_VAR_DIR", "var"))
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""The project directory: the folder holding `workers/` — the repository with an editable install
+(`make install`); for an installed package (the Docker image) its site-packages, where no .env
+is expected: there the configuration comes from the environment, or from BCSYNC_ENV_FILE."""
+
+# The hosts a real store's API URLs are expected to name (https); anything else is warned about.
+OFFICIAL_HOSTS = {"BIGCOMMERCE_API_URL": "api.bigcommerce.com", "OMETRIA_API_URL": "api.ometria.com"}
 
 # The sandbox serves fixed, well-known credentials so that `make run` works with no setup.
 SANDBOX_STORE_HASH = "sandbox1"
@@ -137,7 +149,11 @@ class Environment(BaseSettings):
     """Every variable the Python code reads, typed. A field's name is the variable's name; None means
     unset, where the default depends on other variables (the sandbox's loopback URLs)."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+    # A .env file (env_file_path(), given when loading) is read for these fields only: nothing else in it
+    # is kept, and nothing of it goes into os.environ.
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, dotenv_filtering="only_existing"
+    )
 
     BIGCOMMERCE_STORE_HASH: Text = Field("", description="store hash (from the API path); unset: the sandbox")
     BIGCOMMERCE_ACCESS_TOKEN: Text = Field("", description="store-level API account token")
@@ -193,7 +209,9 @@ class Environment(BaseSettings):
         "var", description="where local state lives (SQLite default, embedded broker)"
     )
     BCSYNC_ENV_FILE: Text = Field(
-        ".env", description="the .env file read at start (variables already set win)"
+        "",
+        description="the .env file read at start (only the variables listed here; those already set win);"
+        " default .env in the project directory, never the current directory's",
     )
     PROMETHEUS_MULTIPROC_DIR: Text = Field(
         "", description="under gunicorn: a fresh writable directory, so /metrics sums every process"
@@ -226,10 +244,17 @@ ENVIRONMENT: Mapping[str, Variable] = {
 }
 
 
+def env_file_path() -> Path:
+    """The .env file to read: BCSYNC_ENV_FILE (from the real environment) or the project directory's."""
+    named = os.environ.get("BCSYNC_ENV_FILE", "").strip()
+    return Path(named).expanduser() if named else PROJECT_DIR / ".env"
+
+
 def read_environment() -> Environment:
-    """The environment, typed; a ConfigError (one line) names each variable with a bad value."""
+    """The environment (and the .env file), typed; a ConfigError (one line) names each variable with a
+    bad value."""
     try:
-        return Environment()
+        return Environment(_env_file=env_file_path(), _env_file_encoding="utf-8")
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
@@ -310,7 +335,7 @@ def broker_folder(settings: Settings) -> Path:
 
 
 def load_settings() -> Settings:
-    load_dotenv(os.environ.get("BCSYNC_ENV_FILE", ".env"), override=False)
+    _note_ignored_dotenv()
     env = read_environment()
     var_dir = Path(env.BCSYNC_VAR_DIR)
     sandbox = False
@@ -322,6 +347,8 @@ def load_settings() -> Settings:
     else:
         sandbox = True
         stores = {SANDBOX_STORE_HASH: _store_from_env(env, SANDBOX_STORE_HASH, sandbox=True)}
+    if not sandbox:
+        warn_about_api_urls(stores, from_file=bool(env.STORES_FILE))
     return Settings(
         stores=stores,
         database_url=env.DATABASE_URL or default_database_url(var_dir),
@@ -345,6 +372,66 @@ def load_settings() -> Settings:
         sentry_environment=env.SENTRY_ENVIRONMENT,
         prometheus_multiproc_dir=env.PROMETHEUS_MULTIPROC_DIR,
     )
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str, *args: Any) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)
+
+
+def _note_ignored_dotenv() -> None:
+    """Say (once) that a .env in the current directory is not the one read."""
+    here = Path.cwd() / ".env"
+    try:
+        ignored = here.is_file() and here.resolve() != env_file_path().resolve()
+    except OSError:
+        return
+    if ignored:
+        _warn_once(
+            "dotenv",
+            "%s is not read: only the project directory's .env (%s) or the file named by BCSYNC_ENV_FILE is",
+            here,
+            PROJECT_DIR / ".env",
+        )
+
+
+def url_problem(url: str, official_host: str) -> str | None:
+    """Why an API URL is not the official one (None when it is: https on the official host)."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme != "https":
+        return "is not https"
+    if host != official_host or port not in (None, 443):
+        return f"does not name {official_host}"
+    return None
+
+
+def warn_about_api_urls(stores: Mapping[str, StoreConfig], *, from_file: bool) -> None:
+    """Outside the sandbox, a warning (once per process and setting) for every API URL that is not https
+    on the official host: the store's token would travel there. It names the setting, never a value."""
+    for store in stores.values():
+        for variable, field_name, url in (
+            ("BIGCOMMERCE_API_URL", "api_url", store.api_url),
+            ("OMETRIA_API_URL", "ometria_api_url", store.ometria_api_url),
+        ):
+            problem = url_problem(url, OFFICIAL_HOSTS[variable])
+            if problem is None:
+                continue
+            name = f"STORES_FILE [stores.{store.store_hash}] {field_name}" if from_file else variable
+            _warn_once(
+                f"{name}|{url}",
+                "%s %s: the store's credentials are sent there (expected https://%s)",
+                name,
+                problem,
+                OFFICIAL_HOSTS[variable],
+            )
 
 
 def check_webhook_auth(settings: Settings) -> None:

@@ -157,7 +157,7 @@ def test_a_request_whose_commit_never_comes_times_out_and_leaves_nothing_queued(
     written: list[list[str | None]] = []  # the webhook ids of each group the database was handed
 
     def slow_write(callbacks: Sequence[Callback]) -> list[bool]:
-        written.append([cb.key for cb in callbacks])
+        written.append([cb.webhook_id for cb in callbacks])
         writing.set()
         release.wait(10)
         return [True] * len(callbacks)

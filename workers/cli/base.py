@@ -4,6 +4,7 @@ the migrated database, one-line errors for expected failures, and the common opt
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -14,6 +15,8 @@ from rich.logging import RichHandler
 
 from workers.cli.render import console
 from workers.domain.errors import SyncError, redact
+from workers.domain.ids import is_id, parse_id
+from workers.domain.text import clean
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
 from workers.store.engine import DatabaseError
@@ -75,15 +78,19 @@ class Env:
 
 
 def fail(message: str) -> NoReturn:
-    raise click.ClickException(message)
+    raise click.ClickException(clean(message))
 
 
 class BcsyncGroup(click.Group):
-    """Turns the expected failures into one-line errors (exit 1), redacting configured secrets."""
+    """Turns the expected failures into one-line errors (exit 1), redacting configured secrets; every
+    error message is cleaned of escape sequences and control characters (they may quote upstream text)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = clean(exc.message)
+            raise
         except (ConfigError, SyncError, ValueError) as exc:
             raise click.ClickException(_redact(ctx, str(exc))) from None
         except DatabaseError as exc:
@@ -95,21 +102,53 @@ class BcsyncGroup(click.Group):
 def _redact(ctx: click.Context, text: str) -> str:
     env = ctx.find_object(Env)
     secrets = env._settings.secrets if env and env._settings else []
-    return redact(text, secrets)
+    return redact(clean(text), secrets)
+
+
+class IdParam(click.ParamType):
+    """An id typed on the command line: ASCII digits, 1..2^63-1 (workers.domain.ids.parse_id). Anything
+    else ("²", "-1", 2^63, 1e400) is a usage error (exit 2) saying why, never a traceback."""
+
+    name = "ID"
+
+    def __init__(self, what: str = "id") -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and is_id(value):
+            return value  # a default
+        try:
+            return parse_id(value if isinstance(value, str) else str(value), self.what)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+# The latest time a command takes: 9999-12-31T23:59:59Z (datetime's limit).
+MAX_TIME = 253402300799.0
 
 
 class TimeParam(click.ParamType):
+    """A time (failures.parse_time) written in ASCII, between 1970 and 9999: "1e400", "nan", "inf",
+    "١٢٣" or "99999999999d" are usage errors, not an overflow later."""
+
     name = "TIME"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, float):
             return value
+        text = str(value)
         try:
-            return failures.parse_time(value)
+            if not text.isascii():
+                raise ValueError(f"not a time: {text[:40]!r} (ASCII digits only)")
+            when = failures.parse_time(text)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        if not (math.isfinite(when) and 0 <= when <= MAX_TIME):
+            self.fail(f"not a time: {text[:40]!r} (out of range: 1970 to 9999)", param, ctx)
+        return when
 
 
+ID = IdParam()
 TIME = TimeParam()
 STORE_OPTION = click.option(
     "--store", "store_hash", metavar="HASH", help="Store hash (default: the only one)."

@@ -9,7 +9,17 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from workers.cli.base import ASYNC_OPTION, JSON_OPTION, STORE_OPTION, TIME, Env, cli, fail, pass_env
+from workers.cli.base import (
+    ASYNC_OPTION,
+    JSON_OPTION,
+    STORE_OPTION,
+    TIME,
+    Env,
+    IdParam,
+    cli,
+    fail,
+    pass_env,
+)
 from workers.cli.flushing import flush_here, wake
 from workers.cli.render import print_json, short
 from workers.store import failures
@@ -71,7 +81,7 @@ def failed_list(env: Env, show_all: bool, since: float | None, store_hash: str |
 
 
 @failed.command("show")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=IdParam("entry id"))
 @JSON_OPTION
 @pass_env
 def failed_show(env: Env, entry_id: int, as_json: bool) -> None:
@@ -94,7 +104,7 @@ def failed_show(env: Env, entry_id: int, as_json: bool) -> None:
 
 
 @failed.command("replay")
-@click.argument("ids", nargs=-1, type=click.IntRange(min=1))
+@click.argument("ids", nargs=-1, type=IdParam("entry id"))
 @click.option("--all", "replay_all", is_flag=True, help="Replay every open entry.")
 @click.option("--since", type=TIME, help="With --all: only entries that last failed after T.")
 @ASYNC_OPTION
@@ -154,7 +164,7 @@ def _check_known(env: Env, db: str, ids: Iterable[int], verb: str) -> None:
 
 
 @failed.command("discard")
-@click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1))
+@click.argument("ids", nargs=-1, required=True, type=IdParam("entry id"))
 @pass_env
 def failed_discard(env: Env, ids: tuple[int, ...]) -> None:
     """Close these entries without redoing their work."""

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from workers.cli.base import ASYNC_OPTION, STORE_OPTION, Env, cli, fail, pass_env
+from workers.cli.base import ASYNC_OPTION, STORE_OPTION, Env, IdParam, cli, fail, pass_env
 from workers.cli.flushing import flush_here, wake
 from workers.cli.render import num, short, yes
 from workers.domain.ids import product_of
@@ -41,7 +41,7 @@ def _resync_ids(env: Env, entity: str, ids: Sequence[int], store_hash: str | Non
 
 
 @resync.command("product")
-@click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1))
+@click.argument("ids", nargs=-1, required=True, type=IdParam("product id"))
 @STORE_OPTION
 @ASYNC_OPTION
 @pass_env
@@ -51,7 +51,7 @@ def resync_product(env: Env, ids: tuple[int, ...], store_hash: str | None, run_a
 
 
 @resync.command("category")
-@click.argument("ids", nargs=-1, required=True, type=click.IntRange(min=1))
+@click.argument("ids", nargs=-1, required=True, type=IdParam("category id"))
 @STORE_OPTION
 @ASYNC_OPTION
 @pass_env

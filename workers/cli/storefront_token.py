@@ -6,7 +6,8 @@ import time
 
 import click
 
-from workers.cli.base import STORE_OPTION, TIME, Env, bigcommerce_client, cli, fail, pass_env
+from workers.cli.base import STORE_OPTION, TIME, Env, IdParam, bigcommerce_client, cli, fail, pass_env
+from workers.cli.render import echo
 from workers.store import failures
 
 
@@ -17,7 +18,7 @@ def storefront_token() -> None:
 
 @storefront_token.command("create")
 @click.option(
-    "--channel-id", type=click.IntRange(min=1), required=True, help="Channel id (1: the default storefront)."
+    "--channel-id", type=IdParam("channel id"), required=True, help="Channel id (1: the default storefront)."
 )
 @click.option("--expires-at", type=TIME, required=True, help="Expiry: unix seconds or ISO 8601.")
 @click.option(
@@ -45,4 +46,4 @@ def storefront_token_create(
         channel_id, int(expires_at), list(origins)
     )
     env.err.print(f"storefront token for channel {channel_id}, expires {failures.iso(expires_at)}:")
-    click.echo(token)
+    echo(token)

@@ -11,24 +11,21 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from workers.cli.base import JSON_OPTION, STORE_OPTION, Env, cli, fail, pass_env
+from workers.cli.base import JSON_OPTION, STORE_OPTION, Env, IdParam, cli, fail, pass_env
 from workers.cli.flushing import flush_here
 from workers.cli.render import print_json, short
-from workers.domain.ids import parse_id
+from workers.domain.ids import parse_ids
 
 if TYPE_CHECKING:
     from workers.sync.verify import VerifyReport
 
 
 def split_ids(values: Iterable[str]) -> list[int]:
-    out = []
-    for value in values:
-        for part in str(value).replace(",", " ").split():
-            try:
-                out.append(parse_id(part))
-            except ValueError:
-                fail(f"not a positive id: {part!r}")
-    return out
+    """Product ids given as arguments, each possibly a comma-separated list (workers.domain.ids)."""
+    try:
+        return parse_ids(" ".join(values), "product id")
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @cli.command()
@@ -38,7 +35,7 @@ def split_ids(values: Iterable[str]) -> list[int]:
 @click.option("--fix", is_flag=True, help="Re-push drifting records, then check again.")
 @STORE_OPTION
 @JSON_OPTION
-@click.option("--limit", default=50, show_default=True, help="Drift rows to show.")
+@click.option("--limit", default=50, type=IdParam("--limit"), show_default=True, help="Drift rows to show.")
 @pass_env
 def verify(
     env: Env,

@@ -19,6 +19,8 @@ from typing import Any, ClassVar, Literal
 
 import requests
 
+from workers.domain.text import clean
+
 Kind = Literal["transient", "permanent", "configuration"]
 
 REDACTED = "[redacted]"
@@ -78,9 +80,10 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def body_excerpt(text: str, secrets: Iterable[str], limit: int = BODY_EXCERPT_CHARS) -> str:
-    """A one-line, redacted, bounded excerpt of a response body, for error messages."""
+    """A one-line, redacted, bounded excerpt of a response body, for error messages; escape sequences
+    and control characters removed (workers.domain.text.clean)."""
     secrets = list(secrets)
-    flat = redact(" ".join(redact(text, secrets).split()), secrets)
+    flat = redact(" ".join(clean(redact(text, secrets)).split()), secrets)
     return flat if len(flat) <= limit else flat[:limit] + "…"
 
 

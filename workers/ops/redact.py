@@ -1,6 +1,7 @@
 """Keep secrets out of logs and error reports: every configured secret, and anything shaped like an
 auth header or a webhook signature, becomes the one marker, `workers.domain.errors.REDACTED`
-("[redacted]": the same as in error messages, which `workers.domain.errors.redact` scrubs).
+("[redacted]", as in error messages, which `workers.domain.errors.redact` scrubs); escape sequences
+and control characters (from upstream text quoted in a message) are removed (workers.domain.text.clean).
 
 - `install_log_redaction(secrets)`: a `logging.Filter` on the root logger's handlers, plus a wrapper
   around the LogRecord factory so that handlers added later (or on other loggers) see redacted
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from workers.domain.errors import REDACTED
+from workers.domain.text import clean
 
 MASK = REDACTED  # one marker for logs, Sentry events and error messages alike
 
@@ -59,6 +61,7 @@ class Redactor:
             self._pattern = re.compile("|".join(re.escape(s) for s in longest_first))
 
     def text(self, value: str) -> str:
+        value = clean(value)  # upstream text quoted in a log line carries no terminal escapes either
         pattern = self._pattern
         if pattern is not None:
             value = pattern.sub(MASK, value)

@@ -1,7 +1,9 @@
 """Recording acknowledged callbacks: the receiver's hot path, one transaction per group of callbacks.
 
 For each callback: remember its webhook id (replay protection), then mark its ids dirty; a callback
-whose webhook id was seen before — in the database, or earlier in the same group — writes nothing.
+whose webhook id its store saw before — in the database, or earlier in the same group — writes
+nothing. A webhook id is remembered per store as the SHA-256 of the whole id (`webhook_digest`): two
+stores may send the same id, and ids of any length never collide.
 On PostgreSQL the whole group is one statement in autocommit on a connection the caller keeps: one
 round trip, one commit, whatever the group's size (in a busy web process every round trip also
 waits for the GIL). On SQLite it is one `BEGIN IMMEDIATE` transaction through SQLAlchemy.
@@ -18,6 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -26,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from workers.store.dirty import DIRTY_UPSERT, VERSION_BUMP
 from workers.store.engine import get_engine, postgres_url
-from workers.store.state import WEBHOOK_INSERT
+from workers.store.state import WEBHOOK_INSERT, webhook_digest
 
 STATEMENT_TIMEOUT_MS = 8000  # under consumer.webhooks.group_commit's wait: a stuck statement fails, not hangs
 
@@ -40,9 +43,16 @@ class Callback:
     ids: tuple[int, ...]
     webhook_id: str | None = None
 
+    @cached_property
+    def digest(self) -> str | None:
+        """The webhook id's fixed-length digest, as `seen_webhooks` keeps it (None: no id)."""
+        return webhook_digest(self.webhook_id) if self.webhook_id is not None else None
+
     @property
-    def key(self) -> str | None:
-        return self.webhook_id[:128] if self.webhook_id is not None else None
+    def key(self) -> tuple[str, str] | None:
+        """What makes a replay: the same webhook id for the same store."""
+        digest = self.digest
+        return (self.store_hash, digest) if digest is not None else None
 
 
 class Recorder:
@@ -67,12 +77,12 @@ class Recorder:
             self._conn.close()
         self._conn = None
 
-    def _write_sqlite(self, callbacks: Sequence[Callback], now: float) -> set[str]:
-        seen: set[str] = set()
+    def _write_sqlite(self, callbacks: Sequence[Callback], now: float) -> set[tuple[str, str]]:
+        seen: set[tuple[str, str]] = set()
         with get_engine(self.url).begin() as conn:
             for cb in callbacks:
                 if cb.key is not None:
-                    params = {"webhook_id": cb.key, "store_hash": cb.store_hash, "now": now}
+                    params = {"store_hash": cb.store_hash, "digest": cb.digest, "now": now}
                     if conn.execute(WEBHOOK_INSERT, params).first() is None:
                         seen.add(cb.key)
             rows = _dirty_rows([cb for cb in callbacks if cb.key not in seen], now)
@@ -80,12 +90,12 @@ class Recorder:
                 conn.execute(DIRTY_UPSERT, rows)
         return seen
 
-    def _write_postgres(self, callbacks: Sequence[Callback], now: float) -> set[str]:
+    def _write_postgres(self, callbacks: Sequence[Callback], now: float) -> set[tuple[str, str]]:
         params = _postgres_params(callbacks, now)
         for attempt in (1, 2):
             try:
                 conn = self._connection()
-                return {row[0] for row in conn.execute(RECORD_POSTGRES, params)}
+                return {(row[0], row[1]) for row in conn.execute(RECORD_POSTGRES, params)}
             except psycopg.Error as exc:
                 dropped = self._conn is not None and self._conn.broken
                 if dropped:
@@ -112,8 +122,8 @@ class Recorder:
 
 
 def _first_of_each_id(callbacks: Sequence[Callback]) -> list[bool]:
-    """False for a callback whose webhook id an earlier one in the group carries."""
-    ids: set[str] = set()
+    """False for a callback whose store and webhook id an earlier one in the group carries."""
+    ids: set[tuple[str, str]] = set()
     first: list[bool] = []
     for cb in callbacks:
         first.append(cb.key is None or cb.key not in ids)
@@ -131,28 +141,30 @@ def _dirty_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any
     ]
 
 
-# The group travels as one JSON parameter (one row per callback and id: webhook id, store, entity,
-# id — cheaper to send than arrays). The webhook ids go in first; only rows of callbacks whose id was
-# new (or that carry none) are upserted, each key once and in key order (one statement never touches
-# a row twice; concurrent groups lock rows in the same order). Answers the webhook ids seen before.
+# The group travels as one JSON parameter (one row per callback and id: webhook id's digest, store,
+# entity, id — cheaper to send than arrays). The (store, digest) pairs go in first; only rows of
+# callbacks whose pair was new (or that carry no id) are upserted, each key once and in key order (one
+# statement never touches a row twice; concurrent groups lock rows in the same order). Answers the
+# (store, digest) pairs seen before.
 RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
     "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json) AS t(w text, s text, e text, i bigint)),"  # noqa: S608
-    " fresh AS (INSERT INTO seen_webhooks (webhook_id, store_hash, received_at)"
-    "   SELECT DISTINCT w, s, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
-    "   ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id),"
+    " fresh AS (INSERT INTO seen_webhooks (store_hash, digest, received_at)"
+    "   SELECT DISTINCT s, w, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
+    "   ON CONFLICT (store_hash, digest) DO NOTHING RETURNING store_hash, digest),"
     " marked AS (INSERT INTO dirty (store_hash, entity, entity_id, version, reason, first_seen, last_seen,"
     "   not_before, attempts)"
     "   SELECT DISTINCT s, e, i, 1, 'webhook', %(now)s::float8, %(now)s::float8, 0.0, 0 FROM cb"
-    "   WHERE w IS NULL OR w IN (SELECT webhook_id FROM fresh)"
+    "   WHERE w IS NULL OR (s, w) IN (SELECT store_hash, digest FROM fresh)"
     "   ORDER BY s, e, i"
     "   ON CONFLICT (store_hash, entity, entity_id)"
     f"   DO UPDATE SET {VERSION_BUMP})"
-    " SELECT DISTINCT w FROM cb WHERE w IS NOT NULL AND w NOT IN (SELECT webhook_id FROM fresh)"
+    " SELECT DISTINCT s, w FROM cb"
+    " WHERE w IS NOT NULL AND (s, w) NOT IN (SELECT store_hash, digest FROM fresh)"
 )
 
 
 def _postgres_params(callbacks: Sequence[Callback], now: float) -> dict[str, Any]:
     rows = [
-        {"w": cb.key, "s": cb.store_hash, "e": cb.entity, "i": int(i)} for cb in callbacks for i in cb.ids
+        {"w": cb.digest, "s": cb.store_hash, "e": cb.entity, "i": int(i)} for cb in callbacks for i in cb.ids
     ]
     return {"group": json.dumps(rows, separators=(",", ":")), "now": now}

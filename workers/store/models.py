@@ -7,6 +7,9 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from workers.domain.text import clean
 
 PRODUCT = "product"
 CATEGORY = "category"
@@ -14,6 +17,28 @@ CATEGORY = "category"
 
 class Base(DeclarativeBase):
     pass
+
+
+class CleanText(TypeDecorator[str]):
+    """Text that may come from upstream (error texts, response excerpts, Ometria's error_message):
+    written and read back without escape sequences or control characters (workers.domain.text.clean),
+    so neither a terminal nor a page ever gets them, whatever wrote the row and whenever."""
+
+    impl: type[TypeEngine[Any]] = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return clean(value) if isinstance(value, str) else value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return clean(value) if isinstance(value, str) else value
+
+
+class CleanString(CleanText):
+    """CleanText for a VARCHAR column."""
+
+    impl = String
+    cache_ok = True
 
 
 class Dirty(Base):
@@ -30,7 +55,7 @@ class Dirty(Base):
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     not_before: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(CleanText, nullable=True)
 
     __table_args__ = (Index("ix_dirty_claimable", "store_hash", "entity", "lease_until", "not_before"),)
 
@@ -55,10 +80,10 @@ class FailedTask(Base):
     task: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(16))
     entity_ids: Mapped[list[int]] = mapped_column(JSON)
-    record_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    record_id: Mapped[str | None] = mapped_column(CleanString(128), nullable=True)
     kind: Mapped[str] = mapped_column(String(16))  # transient | permanent | configuration
-    error: Mapped[str] = mapped_column(Text)
-    traceback: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(CleanText)
+    traceback: Mapped[str] = mapped_column(CleanText, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_failed_at: Mapped[float] = mapped_column(Float)
     last_failed_at: Mapped[float] = mapped_column(Float)
@@ -66,9 +91,13 @@ class FailedTask(Base):
 
 
 class SeenWebhook(Base):
+    """A callback's webhook id already recorded for a store: `digest` is the SHA-256 (hex) of the whole
+    `webhook-id` (workers.store.state.webhook_digest): two stores may send the same id, and ids of any
+    length never collide."""
+
     __tablename__ = "seen_webhooks"
-    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    store_hash: Mapped[str] = mapped_column(String(64))
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[float] = mapped_column(Float, index=True)
 
 
@@ -99,7 +128,7 @@ class StoreState(Base):
     lookups_at: Mapped[float] = mapped_column(Float, default=0.0)
     last_sweep_at: Mapped[float] = mapped_column(Float, default=0.0)
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
-    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pause_reason: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     flush_due_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     seen_errors: Mapped[list[str] | None] = mapped_column(
         JSON, nullable=True

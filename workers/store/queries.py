@@ -90,9 +90,10 @@ class ValidationError:
     """One asynchronous validation error Ometria reported (`GET /push/_errors`)."""
 
     key: str  # what makes it the same error again: request, record, path
-    record_id: str
+    record_id: str  # as Ometria has it (the ledger row to forget)
     product_ids: list[int]
     error: str
+    filed_record_id: str  # as the failed list shows it (cleaned of control characters, bounded)
 
 
 SEEN_ERRORS_KEPT = 500
@@ -116,7 +117,7 @@ def file_validation_errors(url: str, store_hash: str, errors: Sequence[Validatio
                 entity=PRODUCT,
                 entity_ids=err.product_ids,
                 kind="permanent",
-                record_id=err.record_id,
+                record_id=err.filed_record_id,
                 error=err.error,
             )
             ledger.forget_records(s, store_hash, [err.record_id])

@@ -1,8 +1,10 @@
-"""Small shared state: webhook ids seen (replay protection), the beat schedule and heartbeats,
+"""Small shared state: webhook ids seen (replay protection, per store, keyed by the SHA-256 of the whole
+id), the beat schedule and heartbeats,
 per-store state (lookups cache, pause, sweep watermark) and the rate budget rows."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -14,17 +16,22 @@ from workers.store.engine import insert_for, rowcount, session_scope
 from workers.store.models import BeatRun, Heartbeat, RateBudget, SeenWebhook, StoreState
 
 WEBHOOK_INSERT = text(
-    "INSERT INTO seen_webhooks (webhook_id, store_hash, received_at) VALUES (:webhook_id, :store_hash, :now)"
-    " ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id"
+    "INSERT INTO seen_webhooks (store_hash, digest, received_at) VALUES (:store_hash, :digest, :now)"
+    " ON CONFLICT (store_hash, digest) DO NOTHING RETURNING digest"
 )
 
 # --- webhook ids ---------------------------------------------------------------------------
 
 
+def webhook_digest(webhook_id: str) -> str:
+    """The key of a webhook id: SHA-256 (64 hex digits) of the whole id, whatever its length."""
+    return hashlib.sha256(webhook_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def remember_webhook(session: Session, webhook_id: str, store_hash: str, now: float | None = None) -> bool:
-    """True the first time a webhook id is seen, False for a replay (within the retention)."""
+    """True the first time a store sees a webhook id, False for a replay (within the retention)."""
     now = time.time() if now is None else now
-    params = {"webhook_id": webhook_id[:128], "store_hash": store_hash, "now": now}
+    params = {"store_hash": store_hash, "digest": webhook_digest(webhook_id), "now": now}
     return session.connection().execute(WEBHOOK_INSERT, params).first() is not None
 
 

@@ -58,6 +58,8 @@ from workers.store.models import (
     AlertOutbox,
     Base,
     BeatRun,
+    CleanString,
+    CleanText,
     Dirty,
     FailedTask,
     Heartbeat,
@@ -77,6 +79,7 @@ from workers.store.state import (
     record_heartbeat,
     remember_webhook,
     store_state,
+    webhook_digest,
 )
 
 __all__ = [
@@ -91,6 +94,8 @@ __all__ = [
     "WEBHOOK_INSERT",
     "Base",
     "BeatRun",
+    "CleanString",
+    "CleanText",
     "Dirty",
     "FailedTask",
     "Heartbeat",
@@ -138,4 +143,5 @@ __all__ = [
     "session_scope",
     "store_state",
     "stores_with_work",
+    "webhook_digest",
 ]

@@ -57,6 +57,7 @@ class VerifyReport:
 
 
 def parent_of(record_id: str) -> int | None:
+    """The product id an Ometria record id starts with; None when it is not one ("²", 2^63, "x")."""
     return product_of(record_id)
 
 

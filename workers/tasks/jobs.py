@@ -18,6 +18,7 @@ from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain import retry
 from workers.domain.errors import SyncError
 from workers.domain.ids import product_of
+from workers.domain.text import clean
 from workers.settings import get_settings
 from workers.store import queries
 from workers.store.migrate import upgrade
@@ -222,7 +223,8 @@ def validation_error(err: dict) -> queries.ValidationError:
         key=f"{err.get('request_id')}|{err.get('record_id')}|{err.get('error_path')}",
         record_id=record_id,
         product_ids=[] if product is None else [product],
-        error=f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}",
+        error=clean(f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}"),
+        filed_record_id=clean(record_id)[:128],
     )
 
 
