@@ -6,6 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
+# make run's ports (override on the command line: make run BCSYNC_WEB_PORT=8000 BCSYNC_SANDBOX_BC_PORT=6101)
+BCSYNC_WEB_PORT ?= 5000
+BCSYNC_SANDBOX_BC_PORT ?= 5101
+BCSYNC_SANDBOX_OMETRIA_PORT ?= 5102
+export BCSYNC_WEB_PORT BCSYNC_SANDBOX_BC_PORT BCSYNC_SANDBOX_OMETRIA_PORT
 
 .PHONY: install run test lint bench browser nginx clean
 
@@ -18,15 +23,22 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make run: web + worker + beat on the embedded default (SQLite, file-backed broker).
-## Without BigCommerce credentials in the environment or .env, it runs the sandbox store too.
+## Without BigCommerce credentials in the environment or .env, it runs the sandbox store too, and
+## (unless ADMIN_TOKEN is set) an admin token generated for this run, printed with the admin URL.
 run: install
 	$(BIN)/bcsync db upgrade
 	@if [ -z "$$BIGCOMMERCE_STORE_HASH" ] && ! grep -qs '^BIGCOMMERCE_STORE_HASH=.' .env && [ -z "$$STORES_FILE" ]; then \
+	  admin="log in with your ADMIN_TOKEN"; \
+	  if [ -z "$$ADMIN_TOKEN" ] && ! grep -qs '^ADMIN_TOKEN=.' .env; then \
+	    ADMIN_TOKEN=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))'); export ADMIN_TOKEN; \
+	    admin="log in with the token $$ADMIN_TOKEN (generated for this sandbox run)"; \
+	  fi; \
 	  echo ""; \
 	  echo "************************************************************************"; \
 	  echo "  No BigCommerce credentials (BIGCOMMERCE_STORE_HASH unset):"; \
-	  echo "  running against the SANDBOX store on http://127.0.0.1:5101 and the"; \
-	  echo "  sandbox Ometria on http://127.0.0.1:5102 (see README, 'Real store')."; \
+	  echo "  running against the SANDBOX store on http://127.0.0.1:$$BCSYNC_SANDBOX_BC_PORT and the"; \
+	  echo "  sandbox Ometria on http://127.0.0.1:$$BCSYNC_SANDBOX_OMETRIA_PORT (see README, 'Real store')."; \
+	  echo "  Admin page: http://127.0.0.1:$$BCSYNC_WEB_PORT/admin/ -- $$admin"; \
 	  echo "************************************************************************"; \
 	  echo ""; \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.sandbox start; \

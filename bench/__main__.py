@@ -1,5 +1,5 @@
-"""`python -m bench [catalogue|ingest|storm|resync|latency|scaleout ...] [--quick]` — run the benchmarks
-(all by default), print one table (stdout; progress goes to stderr), and merge the figures into
+"""`python -m bench [catalogue|ingest|storm|resync|latency|scaleout|storefronts ...] [--quick]` — run
+the benchmarks (all by default), print one table (stdout; progress goes to stderr), and merge the figures into
 var/bench/results.json."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import catalogue, ingest, latency, report, resync, scaleout, storm
+from bench import catalogue, ingest, latency, report, resync, scaleout, storefronts, storm
 from bench.common import machine, postgres_started_at, save_results, say
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "resync": resync.run,
     "latency": latency.run,
     "scaleout": scaleout.run,
+    "storefronts": storefronts.run,
 }
 
 

@@ -446,6 +446,54 @@ def _after_ack(storm: dict[str, Any]) -> float | None:
     return None if quiet is None or acked is None else max(0.0, quiet - acked)
 
 
+def storefronts_rows(r: dict[str, Any]) -> list[Row]:
+    name = "storefronts"
+    rows: list[Row] = [
+        (
+            name,
+            "mapping, two channels (GBP; EUR price list + conversion), products/s per core",
+            _n(r["mapping_per_s"]),
+            f"{r['products']:,} products, {r['records']:,} records, {r['price_records']:,} price records",
+            ">= 5,000",
+            _verdict(r["mapping_per_s"] >= 5000),
+        )
+    ]
+    storm = r.get("storm")
+    if storm:
+        rows += [
+            (
+                name,
+                "two-channel storm: BigCommerce calls",
+                _n(storm["bc_calls"]),
+                f"bound 1.25 x {storm['bc_minimum']} + {storm['lookups']} lookups",
+                f"<= {storm['bc_bound']:.0f}",
+                _verdict(storm["bc_calls"] <= storm["bc_bound"]),
+            ),
+            (
+                name,
+                "two-channel storm: Ometria requests",
+                _n(storm["ometria_requests"]),
+                f"minimum {storm['ometria_minimum']} ({storm['records']:,} records)",
+                f"<= {1.1 * storm['ometria_minimum']:.1f}",
+                _verdict(storm["ometria_requests"] <= 1.1 * storm["ometria_minimum"]),
+            ),
+        ]
+    rolling = (storm or {}).get("rolling")
+    if rolling:
+        rows.append(
+            (
+                name,
+                f"rolling resync ({rolling['hours']:g} h lap): share of the Standard quota over an hour",
+                f"{100 * rolling['share_of_standard']:.2f} %",
+                f"{rolling['calls']} calls, {rolling['products']:,} products; "
+                f"100,000 products: {100 * rolling['share_100k']:.2f} %",
+                "<= 20 %",
+                _verdict(rolling["share_of_standard"] <= 0.2 and rolling["share_100k"] <= 0.2),
+            )
+        )
+    return rows
+
+
 BUILDERS = {
     "catalogue": catalogue_rows,
     "ingest": ingest_rows,
@@ -453,6 +501,7 @@ BUILDERS = {
     "resync": resync_rows,
     "latency": latency_rows,
     "scaleout": scaleout_rows,
+    "storefronts": storefronts_rows,
 }
 
 

@@ -171,9 +171,13 @@ def catalogue_calls(counters: dict[str, Any]) -> dict[str, Any]:
         endpoint = key.split(" ", 1)[-1]
         if endpoint.startswith("/catalog/products"):
             product += n
-        elif endpoint.startswith(
-            ("/catalog/trees", "/catalog/categories", "/catalog/brands", "/channels", "/store")
-        ) or endpoint.endswith("/store"):
+        elif (
+            endpoint.startswith(
+                ("/catalog/trees", "/catalog/categories", "/catalog/brands", "/channels", "/store")
+            )
+            or endpoint.endswith(("/store", "/currencies"))
+            or endpoint in ("/pricelists", "/pricelists/assignments")
+        ):
             lookups += n
         else:
             other += n

@@ -38,8 +38,15 @@ QUICK = StormConfig(callbacks=500, products=100, store_products=300, window_seco
 
 
 def lookup_allowance(snapshot: dict) -> int:
-    """The fixed lookups, each fetched once: category tree and brand pages, the channel site, the currency."""
-    return math.ceil(len(snapshot["categories"]) / 250) + math.ceil(len(snapshot["brands"]) / 250) + 2
+    """The fixed lookups, each fetched once: category tree and brand pages, the channel site, the currency,
+    and the storefront lookups of one channel (its trees, currency assignment, price-list assignments)."""
+    storefront = 3
+    return (
+        math.ceil(len(snapshot["categories"]) / 250)
+        + math.ceil(len(snapshot["brands"]) / 250)
+        + 2
+        + storefront
+    )
 
 
 def changed_records(before: dict[str, dict], after: dict[str, dict]) -> int:

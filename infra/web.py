@@ -9,7 +9,9 @@ gunicorn then only ever works on complete requests. See infra/README.md, "The we
 
 What it does: opens one listening socket on 127.0.0.1 per gunicorn process (ephemeral ports, handed to
 gunicorn as fd://N so nothing can take them in between), renders infra/nginx.conf.template for $PORT
-into $BCSYNC_VAR_DIR/web/ (nginx balances over the gunicorns, least busy first), starts WEB_CONCURRENCY
+into $BCSYNC_VAR_DIR/web/ (nginx balances over the gunicorns, least busy first), empties the metrics folder
+$BCSYNC_VAR_DIR/web/prometheus/ and hands it to every gunicorn (PROMETHEUS_MULTIPROC_DIR: GET /metrics then
+sums all of them; infra/gunicorn_hooks.py drops a dead worker's live gauges), starts WEB_CONCURRENCY
 single-process gunicorns and nginx, forwards SIGTERM/SIGINT (graceful stop of all) and SIGHUP (reload),
 and exits when any of them exits, stopping the others.
 
@@ -33,6 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "nginx.conf.template"
+GUNICORN_HOOKS = HERE / "gunicorn_hooks.py"
 APP = "consumer.wsgi:app"
 MAX_BODY = 64 * 1024  # consumer/webhooks.py MAX_BODY: nginx refuses bigger bodies the same way (413)
 CLIENT_TIMEOUT = 5  # seconds for a client to send its headers, and between two reads of its body
@@ -104,6 +107,15 @@ def loopback_listener() -> socket.socket:
     return sock
 
 
+def metrics_folder(run_dir: Path) -> Path:
+    """prometheus-client's multiprocess folder, shared by every gunicorn and emptied at each start:
+    what an earlier run counted must not be summed into this one (its processes are gone)."""
+    folder = run_dir / "prometheus"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    return folder
+
+
 def gunicorn_argv(fd: int) -> list[str]:
     return [
         sys.executable,
@@ -123,6 +135,8 @@ def gunicorn_argv(fd: int) -> list[str]:
         "-",
         "--access-logformat",
         ACCESS_LOG_FORMAT,
+        "--config",
+        str(GUNICORN_HOOKS),
         APP,
     ]
 
@@ -140,9 +154,10 @@ class Web:
         listeners = [loopback_listener() for _ in range(env_int("WEB_CONCURRENCY", 2))]
         upstreams = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in listeners]
         conf = render_nginx_conf(run_dir, port, upstreams)
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_folder(run_dir))}
         for i, sock in enumerate(listeners, 1):
             self.procs[f"gunicorn-{i}"] = subprocess.Popen(
-                gunicorn_argv(sock.fileno()), pass_fds=[sock.fileno()]
+                gunicorn_argv(sock.fileno()), pass_fds=[sock.fileno()], env=env
             )
             sock.close()  # that gunicorn holds it now
         self.procs["nginx"] = subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf), "-e", "stderr"])

@@ -239,17 +239,17 @@ def start_sandbox(
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same catalogue.")
 @click.option(
     "--bc-port",
-    default=S.SANDBOX_BC_PORT,
-    show_default=True,
+    default=None,
     type=int,
-    help="Port of the simulated BigCommerce API (0: any free port).",
+    help=f"Port of the simulated BigCommerce API (0: any free port) [default: $BCSYNC_SANDBOX_BC_PORT "
+    f"or {S.SANDBOX_BC_PORT}].",
 )
 @click.option(
     "--ometria-port",
-    default=S.SANDBOX_OMETRIA_PORT,
-    show_default=True,
+    default=None,
     type=int,
-    help="Port of the simulated Ometria API (0: any free port).",
+    help=f"Port of the simulated Ometria API (0: any free port) [default: $BCSYNC_SANDBOX_OMETRIA_PORT "
+    f"or {S.SANDBOX_OMETRIA_PORT}].",
 )
 @click.option(
     "--plan",
@@ -305,8 +305,8 @@ def start_sandbox(
 def sandbox_command(
     products: int,
     seed: int,
-    bc_port: int,
-    ometria_port: int,
+    bc_port: int | None,
+    ometria_port: int | None,
     plan: str,
     window_seconds: float,
     time_scale: float,
@@ -318,6 +318,10 @@ def sandbox_command(
     hook_destination: str | None,
 ) -> None:
     """Run the simulated BigCommerce store and Ometria account on loopback until Ctrl-C."""
+    if bc_port is None or ometria_port is None:  # the ports the service's settings expect
+        environment = S.read_environment()
+        bc_port = environment.BCSYNC_SANDBOX_BC_PORT if bc_port is None else bc_port
+        ometria_port = environment.BCSYNC_SANDBOX_OMETRIA_PORT if ometria_port is None else ometria_port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     currencies: dict[int, str] = {}
     for item in channel_currency:

@@ -19,6 +19,7 @@ from celery.app.task import Task
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from sandbox.server import start_sandbox
 from tests.harness import sandbox_settings
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.clients.ometria import OmetriaClient
@@ -76,16 +77,9 @@ def syncer(server: tuple[Scripted, str], tmp_path: Path) -> Syncer:
     db = f"sqlite:///{tmp_path / 'bcsync.db'}"
     upgrade(db)
     settings, store = sandbox_settings(url, url, db, tmp_path)
-    with session_scope(db) as s:
-        state = storage.store_state(s, store.store_hash)
-        state.lookups = {
-            "categories": {},
-            "children": {},
-            "brands": {},
-            "site_url": "https://shop.example",
-            "currency": "USD",
-        }
-        state.lookups_at = time.time()
+    with start_sandbox(products=3, seed=4) as sb:  # the lookups cached as a flush caches them
+        sb_settings, sb_store = sandbox_settings(sb.bc_url, sb.ometria_url, db, tmp_path)
+        Syncer(sb_settings, sb_store).context()
     return Syncer(
         settings, store, bc=BigCommerceClient(store), ometria=OmetriaClient(store), lease_seconds=120
     )

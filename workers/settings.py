@@ -29,7 +29,7 @@ from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,30 @@ class StoreConfig:
     ometria_store_id: str = ""  # empty: the host name of the channel's site URL
     ometria_push_rate: float = 4.0
     rate_reserve: int = 10  # BigCommerce requests per window left for the store's other apps
+    # storefront channels to sync, the first the primary; empty: (channel_id,)
+    channel_ids: tuple[int, ...] = ()
+    # Ometria store id per channel; a channel not named: its site's host name
+    ometria_store_ids: Mapping[int, str] = field(default_factory=dict)
+    metafield_namespaces: tuple[str, ...] = ()  # product metafield namespaces copied into properties
+
+    def __post_init__(self) -> None:
+        channels = tuple(int(c) for c in self.channel_ids) or (int(self.channel_id),)
+        if len(set(channels)) != len(channels) or any(c <= 0 for c in channels):
+            raise ConfigError(f"store {self.store_hash}: channel ids must be distinct positive numbers")
+        object.__setattr__(self, "channel_ids", channels)
+        object.__setattr__(self, "channel_id", channels[0])
+        ids = {int(k): str(v).strip() for k, v in dict(self.ometria_store_ids).items() if str(v).strip()}
+        object.__setattr__(self, "ometria_store_ids", ids)
+        spaces = tuple(dict.fromkeys(str(n).strip() for n in self.metafield_namespaces if str(n).strip()))
+        object.__setattr__(self, "metafield_namespaces", spaces)
+
+    def store_id_for(self, channel_id: int) -> str:
+        """The configured Ometria store id of a channel ("" = its site's host name). The primary
+        channel also takes OMETRIA_STORE_ID, as before."""
+        named = self.ometria_store_ids.get(channel_id, "")
+        if not named and channel_id == self.channel_ids[0]:
+            return self.ometria_store_id
+        return named
 
     def __repr__(self) -> str:  # never print secrets
         return f"StoreConfig(store_hash={self.store_hash!r}, api_url={self.api_url!r})"
@@ -86,6 +110,7 @@ class Settings:
     database_url: str
     broker_url: str
     admin_token: str = ""
+    metrics_token: str = ""  # bearer token for GET /metrics; unset: loopback clients only
     sentry_dsn: str = ""
     debounce_seconds: float = 2.0
     lease_seconds: float = 120.0
@@ -95,6 +120,8 @@ class Settings:
     reconcile_seconds: float = 300.0  # date_modified:min sweep (lost callbacks)
     hooks_check_seconds: float = 900.0  # re-activate deactivated hooks
     errors_seconds: float = 300.0  # file Ometria's asynchronous validation errors
+    rolling_hours: float = 6.0  # the rolling resync refetches every product at least this often
+    rolling_share: float = 0.2  # ... within this share of the quota left after the reserve
     heartbeat_seconds: float = 10.0  # how often each worker and beat records a sign of life
     alert_webhook_url: str = ""  # where incident and recovery messages are POSTed (JSON)
     sandbox: bool = False
@@ -104,6 +131,8 @@ class Settings:
     sentry_environment: str = "production"
     # prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR when it is imported; Settings built in
     # code (tests) take the same value, so /metrics always agrees with how the library counts.
+    events_retention_days: float = 7.0  # the event log's rows are pruned after this
+    database_url_named: bool = True  # DATABASE_URL set (False: the embedded default under BCSYNC_VAR_DIR)
     prometheus_multiproc_dir: str = field(
         default_factory=lambda: os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
     )
@@ -117,7 +146,7 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         out = [s for st in self.stores.values() for s in st.secrets]
-        return out + [s for s in (self.admin_token, self.alert_webhook_url) if s]
+        return out + [s for s in (self.admin_token, self.metrics_token, self.alert_webhook_url) if s]
 
 
 def _text(value: Any) -> Any:
@@ -140,7 +169,74 @@ def _whole(value: Any) -> Any:
         raise ValueError("not a whole number") from None
 
 
+def _positive(value: Any) -> Any:
+    number = _number(value)
+    if not number > 0:
+        raise ValueError("must be above 0")
+    return number
+
+
+def _port(value: Any) -> Any:
+    number = _whole(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("not a port (0..65535)")
+    return number
+
+
+DATABASE_SCHEMES = ("sqlite:///PATH", "postgresql://…", "postgres://…", "postgresql+psycopg://…")
+
+
+def _database_url(value: Any) -> Any:
+    """Empty (the embedded default) or a URL of a database the service supports."""
+    url = _text(value)
+    if url and not (
+        url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://"))
+        or url == "sqlite://"
+    ):
+        scheme = url.split(":", 1)[0] if ":" in url else url
+        raise ValueError(f"unsupported scheme {scheme!r}; supported: {', '.join(DATABASE_SCHEMES)}")
+    return url
+
+
+def _channel_list(value: Any) -> Any:
+    """ "1, 2" -> (1, 2); empty -> ()."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_whole(v) for v in value)
+    parts = [p.strip() for p in str(_text(value) or "").split(",") if p.strip()]
+    try:
+        out = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError("not a comma-separated list of channel ids") from None
+    if any(c <= 0 for c in out) or len(set(out)) != len(out):
+        raise ValueError("channel ids must be distinct positive numbers")
+    return out
+
+
+def _store_id_map(value: Any) -> Any:
+    """ "1=www.example.co.uk,2=www.example.fr" -> {1: "www.example.co.uk", 2: "www.example.fr"}."""
+    if isinstance(value, dict):
+        return {_whole(k): str(v) for k, v in value.items()}
+    out: dict[int, str] = {}
+    for part in (p.strip() for p in str(_text(value) or "").split(",")):
+        if not part:
+            continue
+        channel, sep, store = part.partition("=")
+        if not sep or not channel.strip().isdigit() or not store.strip():
+            raise ValueError("expected channel=store id pairs, e.g. 1=www.example.co.uk,2=www.example.fr")
+        out[int(channel)] = store.strip()
+    return out
+
+
+def _names(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(p.strip() for p in str(_text(value) or "").split(",") if p.strip())
+
+
 Text = Annotated[str, BeforeValidator(_text)]
+PositiveNumber = Annotated[float, BeforeValidator(_positive)]
+Port = Annotated[int, BeforeValidator(_port)]
+DatabaseUrl = Annotated[str, BeforeValidator(_database_url)]
 Number = Annotated[float, BeforeValidator(_number)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 
@@ -166,24 +262,56 @@ class Environment(BaseSettings):
         10, description="requests per window left for the store's other apps"
     )
     WEBHOOK_SECRET: Text = Field("", description="value of the X-Webhook-Secret header put on every hook")
+    BIGCOMMERCE_CHANNEL_IDS: Annotated[tuple[int, ...], NoDecode, BeforeValidator(_channel_list)] = Field(
+        (),
+        description="storefront channels to sync, comma-separated; the first is the primary; "
+        "default BIGCOMMERCE_CHANNEL_ID",
+    )
+    BIGCOMMERCE_METAFIELD_NAMESPACES: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)] = Field(
+        (), description="product metafield namespaces copied into properties, comma-separated"
+    )
     OMETRIA_API_KEY: Text = Field("", description="push API key")
     OMETRIA_API_URL: Text | None = Field(
         None, description="API host; default https://api.ometria.com (sandbox: http://127.0.0.1:5102)"
     )
     OMETRIA_STORE_ID: Text = Field("", description="listing store id; default the channel site's host name")
+    OMETRIA_STORE_IDS: Annotated[dict[int, str], NoDecode, BeforeValidator(_store_id_map)] = Field(
+        default_factory=dict,
+        description="Ometria store id per channel, 1=www.example.co.uk,2=www.example.fr; "
+        "default each channel site's host name",
+    )
     OMETRIA_PUSH_RATE: Number = Field(4.0, description="push requests per second")
     STORES_FILE: Text = Field("", description="TOML file of several stores (one [stores.<hash>] table each)")
-    DATABASE_URL: Text = Field("", description="state store; default sqlite:///$BCSYNC_VAR_DIR/bcsync.db")
+    DATABASE_URL: DatabaseUrl = Field(
+        "",
+        description="state store (sqlite:///PATH or postgresql://…); default sqlite:///$BCSYNC_VAR_DIR/bcsync.db",
+    )
     CELERY_BROKER_URL: Text = Field(
         "", description="broker; default a file-backed transport beside the database"
     )
     ADMIN_TOKEN: Text = Field(
         "", description="bearer token for the admin API and page; unset: admin disabled"
     )
+    METRICS_TOKEN: Text = Field(
+        "", description="bearer token for GET /metrics; unset: only loopback clients may scrape it"
+    )
     SENTRY_DSN: Text = Field("", description="error reporting (secrets scrubbed)")
     SENTRY_ENVIRONMENT: Text = Field("production", description="Sentry's environment tag")
     LOG_LEVEL: Text = Field("INFO", description="log level when nothing else configured logging")
-    PUBLIC_URL: Text = Field("", description="this service's https base URL, for bcsync hooks register")
+    PUBLIC_URL: Text = Field(
+        "", description="this service's https base URL (https://sync.example.com), for bcsync hooks register"
+    )
+    EVENTS_RETENTION_DAYS: PositiveNumber = Field(
+        7.0, description="days the event log (bcsync events) keeps each event before pruning"
+    )
+    BCSYNC_SANDBOX_BC_PORT: Port = Field(
+        SANDBOX_BC_PORT,
+        description="port of the sandbox's simulated BigCommerce API (make run, bcsync sandbox)",
+    )
+    BCSYNC_SANDBOX_OMETRIA_PORT: Port = Field(
+        SANDBOX_OMETRIA_PORT,
+        description="port of the sandbox's simulated Ometria API (make run, bcsync sandbox)",
+    )
     SYNC_DEBOUNCE_SECONDS: Number = Field(2.0, description="how long to gather changes before a flush")
     SYNC_LEASE_SECONDS: Number = Field(
         120.0, description="how long a claimed batch stays claimed if its worker dies"
@@ -195,6 +323,12 @@ class Environment(BaseSettings):
     SYNC_RECONCILE_SECONDS: Number = Field(300.0, description="period of the date_modified:min sweep")
     SYNC_HOOKS_CHECK_SECONDS: Number = Field(900.0, description="period of the check that re-activates hooks")
     SYNC_ERRORS_SECONDS: Number = Field(300.0, description="period of the collection of Ometria's errors")
+    SYNC_ROLLING_HOURS: Number = Field(
+        6.0, description="the rolling resync refetches every product at least this often (hours)"
+    )
+    SYNC_ROLLING_SHARE: Number = Field(
+        0.2, description="share of the BigCommerce quota left after the reserve the rolling resync may use"
+    )
     BCSYNC_QUEUE: Text = Field("bcsync", description="Celery queue name")
     BCSYNC_HEARTBEAT_SECONDS: Number = Field(
         10.0,
@@ -214,7 +348,9 @@ class Environment(BaseSettings):
         " default .env in the project directory, never the current directory's",
     )
     PROMETHEUS_MULTIPROC_DIR: Text = Field(
-        "", description="under gunicorn: a fresh writable directory, so /metrics sums every process"
+        "",
+        description="set by infra/web.py for its gunicorns (a folder it wipes at start), so /metrics "
+        "sums every process; not for users to set",
     )
 
 
@@ -226,8 +362,11 @@ class Variable(NamedTuple):
 def _listing() -> dict[str, Variable]:
     out = {}
     for name, spec in Environment.model_fields.items():
-        default = spec.default
-        shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
+        default = spec.default if spec.default_factory is None else spec.default_factory()  # type: ignore[call-arg]
+        if default is None or default in ((), {}):
+            shown = ""
+        else:
+            shown = f"{default:g}" if isinstance(default, float) else str(default)
         out[name] = Variable(shown, spec.description or "")
     return out
 
@@ -260,7 +399,10 @@ def read_environment() -> Environment:
         for error in exc.errors(include_url=False):
             name = ".".join(str(part) for part in error["loc"])
             reason = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{name}={error['input']!r}: {reason}")
+            if name.endswith("_URL"):  # a URL may carry a password: never echoed
+                problems.append(f"{name}: {reason}")
+            else:
+                problems.append(f"{name}={error['input']!r}: {reason}")
         raise ConfigError("invalid environment: " + "; ".join(problems)) from None
 
 
@@ -276,12 +418,13 @@ def _store_from_env(env: Environment, store_hash: str, sandbox: bool) -> StoreCo
             access_token=SANDBOX_ACCESS_TOKEN,
             client_secret=SANDBOX_CLIENT_SECRET,
             webhook_secret=SANDBOX_WEBHOOK_SECRET,
-            api_url=_or(env.BIGCOMMERCE_API_URL, f"http://127.0.0.1:{SANDBOX_BC_PORT}"),
+            api_url=_or(env.BIGCOMMERCE_API_URL, f"http://127.0.0.1:{env.BCSYNC_SANDBOX_BC_PORT}"),
             channel_id=env.BIGCOMMERCE_CHANNEL_ID,
             ometria_api_key=SANDBOX_OMETRIA_KEY,
-            ometria_api_url=_or(env.OMETRIA_API_URL, f"http://127.0.0.1:{SANDBOX_OMETRIA_PORT}"),
+            ometria_api_url=_or(env.OMETRIA_API_URL, f"http://127.0.0.1:{env.BCSYNC_SANDBOX_OMETRIA_PORT}"),
             ometria_store_id=env.OMETRIA_STORE_ID,
             ometria_push_rate=env.OMETRIA_PUSH_RATE,
+            **_storefront_fields(env),
         )
     return StoreConfig(
         store_hash=store_hash,
@@ -295,7 +438,16 @@ def _store_from_env(env: Environment, store_hash: str, sandbox: bool) -> StoreCo
         ometria_store_id=env.OMETRIA_STORE_ID,
         ometria_push_rate=env.OMETRIA_PUSH_RATE,
         rate_reserve=env.BIGCOMMERCE_RATE_RESERVE,
+        **_storefront_fields(env),
     )
+
+
+def _storefront_fields(env: Environment) -> dict[str, Any]:
+    return {
+        "channel_ids": env.BIGCOMMERCE_CHANNEL_IDS,
+        "ometria_store_ids": dict(env.OMETRIA_STORE_IDS),
+        "metafield_namespaces": env.BIGCOMMERCE_METAFIELD_NAMESPACES,
+    }
 
 
 def _stores_from_file(path: Path) -> dict[str, StoreConfig]:
@@ -314,7 +466,16 @@ def _stores_from_file(path: Path) -> dict[str, StoreConfig]:
         unknown = set(table) - known
         if unknown:
             raise ConfigError(f"STORES_FILE {path}: [{store_hash}] unknown keys {sorted(unknown)}")
-        stores[store_hash] = StoreConfig(store_hash=store_hash, **table)
+        if "channel_ids" in table:
+            table["channel_ids"] = tuple(int(c) for c in table["channel_ids"])
+        if "ometria_store_ids" in table:
+            table["ometria_store_ids"] = {int(k): str(v) for k, v in dict(table["ometria_store_ids"]).items()}
+        if "metafield_namespaces" in table:
+            table["metafield_namespaces"] = tuple(table["metafield_namespaces"])
+        try:
+            stores[store_hash] = StoreConfig(store_hash=store_hash, **table)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"STORES_FILE {path}: [{store_hash}] {exc}") from None
     return stores
 
 
@@ -354,6 +515,7 @@ def load_settings() -> Settings:
         database_url=env.DATABASE_URL or default_database_url(var_dir),
         broker_url=env.CELERY_BROKER_URL or default_broker_url(),
         admin_token=env.ADMIN_TOKEN,
+        metrics_token=env.METRICS_TOKEN,
         sentry_dsn=env.SENTRY_DSN,
         debounce_seconds=env.SYNC_DEBOUNCE_SECONDS,
         lease_seconds=env.SYNC_LEASE_SECONDS,
@@ -363,11 +525,15 @@ def load_settings() -> Settings:
         reconcile_seconds=env.SYNC_RECONCILE_SECONDS,
         hooks_check_seconds=env.SYNC_HOOKS_CHECK_SECONDS,
         errors_seconds=env.SYNC_ERRORS_SECONDS,
+        rolling_hours=env.SYNC_ROLLING_HOURS,
+        rolling_share=env.SYNC_ROLLING_SHARE,
         heartbeat_seconds=env.BCSYNC_HEARTBEAT_SECONDS,
         alert_webhook_url=env.ALERT_WEBHOOK_URL,
         sandbox=sandbox,
         var_dir=var_dir,
         public_url=env.PUBLIC_URL,
+        events_retention_days=env.EVENTS_RETENTION_DAYS,
+        database_url_named=bool(env.DATABASE_URL),
         log_level=env.LOG_LEVEL,
         sentry_environment=env.SENTRY_ENVIRONMENT,
         prometheus_multiproc_dir=env.PROMETHEUS_MULTIPROC_DIR,

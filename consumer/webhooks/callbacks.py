@@ -11,6 +11,16 @@ BigCommerce's sample callbacks (reference/bigcommerce/webhook-payloads/):
 - every other id a handled scope carries is checked the same way where present: data.id of a sku
   scope, data.sku.variant_id, data.inventory.variant_id
 - store/category/* : data.id (a category)
+- storefronts (issue 12), none of which fires a product callback:
+  store/channel/{channel_id}/product/assigned|unassigned and .../category/product/assigned|unassigned:
+  data.product_id (a product); store/channel/{channel_id}/category/created|updated|deleted:
+  data.category_id (a category); store/channel/{channel_id}/categoryTree/updated: data.tree_id (a
+  tree: its products); store/priceList/record/*: data.variant_id (a variant: its product, per the
+  variant map); store/priceList/records/*: `data` is a LIST of those (BigCommerce's batch shape, the
+  one callback whose data is not an object); store/priceList/activated|deactivated|deleted and
+  store/priceList/assignment/*: data.price_list_id, store/priceLists/deleted: data.price_list_ids (a
+  price list: the products it prices); store/product/metafield/*: data.resource_id, a product id
+  BigCommerce sends as a string of digits (its metafields are read again, then the product).
 Other well-formed scopes are acknowledged and ignored. The payload's `hash` is not an event id.
 """
 
@@ -25,7 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from workers.domain import scopes
 from workers.domain.ids import MAX_ID
-from workers.store.storage import CATEGORY, PRODUCT
+from workers.store.storage import CATEGORY, METAFIELD, PRICE_LIST, PRODUCT, TREE, VARIANT
 
 STORE_HASH_PATTERN = r"^stores/[A-Za-z0-9_-]{1,64}$"
 
@@ -82,6 +92,62 @@ class _CategoryData(BaseModel):
     id: PositiveId
 
 
+class _ChannelProductData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    product_id: PositiveId
+
+
+class _ChannelCategoryData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    category_id: PositiveId
+    tree_id: OptionalId = None
+
+
+class _TreeData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    tree_id: PositiveId
+
+
+class _PriceRecordData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    price_list_id: OptionalId = None
+    variant_id: PositiveId
+
+
+class _PriceRecordsData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    records: Annotated[list[_PriceRecordData], Field(strict=True)]
+
+
+class _PriceListData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    price_list_id: PositiveId
+
+
+class _PriceListsData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    price_list_ids: Annotated[list[PositiveId], Field(strict=True, min_length=1)]
+
+
+def _digit_id(value: Any) -> int:
+    """A product id as BigCommerce's metafield callbacks send it: a string of ASCII digits (a JSON
+    integer is accepted too), positive and below 2^63, no sign, no leading zero, no spaces."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and not value.startswith("0"):
+        number = int(value)
+    elif type(value) is int:
+        number = value
+    else:
+        raise ValueError("not an id")
+    if not 0 < number < MAX_ID:
+        raise ValueError("out of range")
+    return number
+
+
+class _MetafieldData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    resource_id: Annotated[int, BeforeValidator(_digit_id)]
+
+
 @dataclass(frozen=True)
 class Change:
     """What a callback means for the sync: these ids of this entity may be stale in Ometria."""
@@ -106,8 +172,14 @@ def _category_ids(data: _CategoryData) -> tuple[int, ...]:
     return (data.id,)
 
 
-# The same list `bcsync hooks register` registers (workers.domain.scopes).
+# The same list `bcsync hooks register` registers (workers.domain.scopes), per-channel ones for any channel.
 HANDLED_SCOPES: frozenset[str] = frozenset(scopes.HANDLED_SCOPES)
+LIST_DATA_SCOPES: frozenset[str] = frozenset(scopes.LIST_DATA_SCOPES)
+channel_scope = scopes.channel_scope
+
+
+def is_handled(scope: str) -> bool:
+    return scope in HANDLED_SCOPES or channel_scope(scope) is not None
 
 
 def parse_json(body: bytes) -> Any:
@@ -141,6 +213,8 @@ def store_hash_hint(value: Any) -> str | None:
 def parse_envelope(value: Any) -> Envelope:
     if not isinstance(value, dict):
         raise CallbackError("body must be a JSON object")
+    if isinstance(value.get("data"), list) and value.get("scope") in LIST_DATA_SCOPES:
+        value = {**value, "data": {"records": value["data"]}}  # BigCommerce's batch shape
     try:
         return Envelope.model_validate(value)
     except ValidationError as exc:
@@ -150,9 +224,34 @@ def parse_envelope(value: Any) -> Envelope:
 def change_for(envelope: Envelope) -> Change | None:
     """The change a handled callback means; None for a scope we do not handle."""
     scope = envelope.scope
-    if scope not in HANDLED_SCOPES:
+    suffix = channel_scope(scope)
+    if scope not in HANDLED_SCOPES and suffix is None:
         return None
+    data = envelope.data
     try:
+        if suffix is not None:
+            if suffix.endswith("product/assigned") or suffix.endswith("product/unassigned"):
+                return Change(PRODUCT, (_ChannelProductData.model_validate(data).product_id,))
+            if suffix.startswith("categoryTree/"):
+                return Change(TREE, (_TreeData.model_validate(data).tree_id,))
+            return Change(CATEGORY, (_ChannelCategoryData.model_validate(data).category_id,))
+        if scope.startswith("store/priceList/records/"):
+            if "records" not in data or len(data) != 1:
+                raise CallbackError("data must be a list of price-list records")
+            records = _PriceRecordsData.model_validate(data).records
+            if not records:
+                return None  # a batch that names nothing: acknowledged, nothing to do
+            return Change(VARIANT, tuple(dict.fromkeys(r.variant_id for r in records)))
+        if scope.startswith("store/priceList/record/"):
+            return Change(VARIANT, (_PriceRecordData.model_validate(data).variant_id,))
+        if scope.startswith("store/priceLists/"):
+            return Change(
+                PRICE_LIST, tuple(dict.fromkeys(_PriceListsData.model_validate(data).price_list_ids))
+            )
+        if scope.startswith("store/priceList/"):
+            return Change(PRICE_LIST, (_PriceListData.model_validate(data).price_list_id,))
+        if scope.startswith("store/product/metafield/"):
+            return Change(METAFIELD, (_MetafieldData.model_validate(data).resource_id,))
         if scope.startswith("store/product/"):
             return Change(PRODUCT, _product_ids(_ProductData.model_validate(envelope.data)))
         if scope.startswith("store/sku/"):
@@ -160,7 +259,7 @@ def change_for(envelope: Envelope) -> Change | None:
             return Change(PRODUCT, _sku_product_ids(_SkuData.model_validate(envelope.data), where))
         return Change(CATEGORY, _category_ids(_CategoryData.model_validate(envelope.data)))
     except ValidationError as exc:
-        raise CallbackError(describe(exc, prefix="data")) from None
+        raise CallbackError(describe(exc, prefix="data").replace("data.records", "data")) from None
 
 
 def describe(exc: ValidationError, prefix: str = "") -> str:
@@ -171,7 +270,11 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
     last = str(error["loc"][-1]) if error["loc"] else ""
     if kind == "missing":
         return f"{path} is required"
-    if last in ("id", "product_id", "variant_id"):
+    if (
+        last in ("id", "product_id", "variant_id", "category_id", "tree_id", "price_list_id")
+        or (len(error["loc"]) >= 2 and error["loc"][-2] == "price_list_ids")
+        or (error["loc"] and error["loc"][0] == "resource_id")
+    ):
         return f"{path} must be a positive integer below 2^63"
     if last == "producer":
         return 'producer must be "stores/<store hash>"'

@@ -19,9 +19,12 @@ log = logging.getLogger(__name__)
 RECORDED, REPLAYED = "recorded", "replayed"
 
 
-def record_change(runtime: Runtime, store_hash: str, change: Change, webhook_id: str | None) -> str:
-    """RECORDED or REPLAYED once durable; Refusal(503) when the database cannot be written."""
-    callback = Callback(store_hash, change.entity, tuple(change.ids), webhook_id)
+def record_change(
+    runtime: Runtime, store_hash: str, change: Change, webhook_id: str | None, scope: str = ""
+) -> str:
+    """RECORDED or REPLAYED once durable (the event log's row included); Refusal(503) when the
+    database cannot be written."""
+    callback = Callback(store_hash, change.entity, tuple(change.ids), webhook_id, scope)
     try:
         runtime.ensure_schema()
         fresh = runtime.group_commit.record(callback)

@@ -87,7 +87,7 @@ def _receive(req: Request) -> tuple[str, str]:
     if change is None:
         log.debug("webhook scope %s ignored", label)
         return label, "ignored"
-    return label, record_change(runtime, store_hash, change, auth.webhook_id)
+    return label, record_change(runtime, store_hash, change, auth.webhook_id, envelope.scope)
 
 
 def read_body(req: Request) -> bytes:

@@ -44,6 +44,8 @@ class OmetriaAccount:
         self.queue_drain_rate = float(queue_drain_rate)
         self.records: dict[str, dict] = {}  # product records by id
         self.recent: deque[tuple[float, str]] = deque(maxlen=25)  # (when, record id), for the page at /
+        # (request_id, record ids) of the latest push requests answered 200: which request carried what
+        self.push_log: deque[tuple[str, list[str]]] = deque(maxlen=10_000)
         self.other_records: dict[str, dict[str, dict]] = {}  # other @types: by type, then id
         self.errors: deque[dict] = deque(maxlen=ERROR_LOG_SIZE)
         self.stats: dict[str, int] = _empty_stats()
@@ -100,6 +102,7 @@ class OmetriaAccount:
         with self.lock:
             self.records.clear()
             self.recent.clear()
+            self.push_log.clear()
             self.other_records.clear()
             self.errors.clear()
             self.stats = _empty_stats()
@@ -182,6 +185,10 @@ class OmetriaAccount:
         if active is not None:
             items = [r for r in items if (r.get("is_active") is not False) == active]
         return items
+
+    def note_push(self, request_id: str, record_ids: list[str]) -> None:
+        with self.lock:
+            self.push_log.append((request_id, record_ids))
 
     def count(self, stat: str, n: int = 1) -> None:
         with self.lock:

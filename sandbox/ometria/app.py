@@ -133,6 +133,7 @@ def create_ometria_app(account: OmetriaAccount, faults: Faults, counters: Counte
             else:
                 account.apply(record)
         account.enqueue(len(accepted), now)
+        account.note_push(request_id, [str(r.get("id")) for r in accepted])
         account.count("pushes")
         account.count("records_received", len(body))
         account.count("accepted", len(accepted))

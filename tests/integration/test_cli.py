@@ -26,7 +26,9 @@ from workers.cli import cli
 from workers.store import storage
 from workers.store.migrate import upgrade
 from workers.store.storage import CATEGORY, PRODUCT, Dirty, FailedTask, Ledger, session_scope
-from workers.sync.hooks import HANDLED_SCOPES
+from workers.sync.hooks import scopes_for
+
+HANDLED_SCOPES = scopes_for()  # every scope register subscribes to: the handled ones + channel 1's
 
 BCSYNC = Path(sys.executable).parent / "bcsync"
 
@@ -239,17 +241,21 @@ def test_times_in_iso_unix_or_relative_form(env: Env, value: str) -> None:
 
 def test_resync_product_pushes_it_and_says_what(env: Env) -> None:
     pid = product_with_variants(env.sandbox)
-    out = env.ok("resync", "product", str(pid), "999999")
+    result = env.run("resync", "product", str(pid), "999999")
+    out = result.output
+    assert result.exit_code == 1  # DESIGN.md: an id the store does not have and we never pushed
+    assert "product 999999 not found" in out
     variants = env.sandbox.store.option_variant_ids(pid)
-    assert "marked 2 product(s) dirty" in out
+    assert "1 product(s) to push whole" in out
     expected = {str(pid), *(f"{pid}-{v}" for v in variants)}
     assert expected <= set(env.ometria()) and len(env.ometria()) == len(expected)
     for rid in expected:
         assert rid in out
-    assert "999999" in out.split("no change to push", 1)[1]
     assert env.dirty() == {}
-    out = env.ok("resync", "product", str(pid))  # unchanged: nothing pushed the second time
-    assert "0 pushed" in out and "pushed to Ometria" not in out
+    pushes = env.sandbox.account.stats["pushes"]
+    out = env.ok("resync", "product", str(pid))  # a repair: pushed whole again, whatever the ledger says
+    assert f"{len(expected)} pushed" in out and "pushed to Ometria" in out
+    assert env.sandbox.account.stats["pushes"] > pushes
 
 
 def test_resync_product_async_only_marks_and_wakes(env: Env) -> None:
@@ -271,7 +277,7 @@ def test_resync_category_pushes_its_products(env: Env) -> None:
         if (ids := [p["id"] for p in store.query_products(categories=[c], limit=250)[1]])
     )
     out = env.ok("resync", "category", str(cid))
-    assert "marked 1 category(s) dirty" in out
+    assert "product(s) to push whole" in out
     assert {str(p) for p in members} <= set(env.ometria())
     assert env.dirty() == {}
 

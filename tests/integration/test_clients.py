@@ -156,7 +156,7 @@ def test_products_by_ids_is_one_request_of_up_to_250_ids(script: tuple[Script, s
     (request,) = app.requests
     assert request.path == "/stores/abc123/v3/catalog/products"
     assert request.args["id:in"] == ",".join(map(str, ids))
-    assert request.args["include"] == "variants,images,custom_fields"
+    assert request.args["include"] == "variants,images,custom_fields,channels"  # issue 12: assignments
     assert request.args["limit"] == "250"
     assert request.headers["X-Auth-Token"] == TOKEN
     assert request.headers["Accept"] == "application/json"

@@ -398,6 +398,18 @@ def test_alert_rules_cover_the_incidents_with_known_metrics() -> None:
     assert {"bcsync_webhooks", "bcsync_webhook_ack_seconds", "bcsync_dirty_rows"} <= used
 
 
+def test_the_scrape_config_sends_the_metrics_token_under_the_alerts_job_name() -> None:
+    scrape = yaml.safe_load((INFRA / "prometheus" / "scrape.yml").read_text())
+    (job,) = scrape["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"]["type"] == "Bearer" and job["authorization"]["credentials_file"]
+    alerts = (INFRA / "prometheus" / "alerts.yml").read_text()
+    assert f'job="{job["job_name"]}"' in alerts
+    assert "METRICS_TOKEN" in code_variables()
+    secret = yaml.safe_load((INFRA / "k8s" / "secret.yaml").read_text())
+    assert "METRICS_TOKEN" in secret["stringData"]  # pods are scraped from another pod: not loopback
+
+
 # --- nginx, from the launcher ------------------------------------------------------------------------
 
 

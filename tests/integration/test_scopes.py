@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from tests.receiver import make_receiver
 from tests.reference import require_reference
+from workers.domain.scopes import LIST_DATA_SCOPES
 from workers.sync.hooks import HANDLED_SCOPES as REGISTERED
 
 
@@ -31,9 +33,26 @@ def test_the_receiver_records_exactly_the_scopes_registered(tmp_path: Path) -> N
     scopes = sorted(documented | set(REGISTERED))
     for n, scope in enumerate(scopes, start=1):
         # every place a handled scope may keep its id, all holding n (so a row tells which scope it was)
-        data = {"type": "x", "id": n, "sku": {"product_id": n}, "inventory": {"product_id": n}}
+        data: Any = {"type": "x", "id": n, "sku": {"product_id": n}, "inventory": {"product_id": n}}
+        data.update(product_id=n, category_id=n, tree_id=n, variant_id=n, price_list_id=n)
+        data.update(price_list_ids=[n], resource_id=str(n))  # storefront callbacks (issue 12)
+        if scope in LIST_DATA_SCOPES:  # price-list batches: data is a list of records
+            data = [{"price_list_id": n, "variant_id": n, "currency": "EUR"}]
         response = receiver.post(receiver.callback(scope=scope, data=data))
         assert response.status_code == 200, (scope, response.get_json())
     recorded = {scopes[n - 1]: entity for entity, n in receiver.dirty()}
-    expected = {s: "category" if s.startswith("store/category/") else "product" for s in REGISTERED}
+    expected = {s: entity_of(s) for s in REGISTERED}
     assert recorded == expected
+
+
+def entity_of(scope: str) -> str:
+    """What a registered scope marks dirty (DESIGN.md; storefront scopes: issue 12)."""
+    if scope.startswith("store/category/"):
+        return "category"
+    if scope.startswith("store/priceList/record"):
+        return "variant"  # a price-list record names a variant: the worker finds its product
+    if scope.startswith(("store/priceList/", "store/priceLists/")):
+        return "pricelist"  # a price list as a whole: the products it prices
+    if scope.startswith("store/product/metafield/"):
+        return "metafield"  # re-read the product's metafields, then the product if they changed
+    return "product"

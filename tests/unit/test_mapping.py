@@ -464,7 +464,8 @@ def test_mapping_does_not_change_its_input() -> None:
 
 
 def test_total_sold_and_other_noise_do_not_change_the_records() -> None:
-    a, b = product(total_sold=3), product(total_sold=300, reviews_count=9, view_count=1000)
+    # reviews_count is no longer noise: DESIGN.md's storefront section maps it to properties.review_count
+    a, b = product(total_sold=3), product(total_sold=300, view_count=1000)
     assert [fingerprint(r) for r in map_product(a, context())] == [
         fingerprint(r) for r in map_product(b, context())
     ]
@@ -622,7 +623,14 @@ def test_products_from_the_bigcommerce_spec_examples_map_without_error() -> None
     assert parent["id"] == str(built["id"]) and parent["title"] == built["name"]
     assert parent["url"] == SITE + built["custom_url"]["url"]
     assert {"type": "brand", "id": "37", "label": "Smith"} in parent["attributes"]
-    assert parent["properties"] == {"ISBN": "1234567890123, second"}
+    # the custom fields, then the free data DESIGN.md's storefront section adds (the example's values)
+    assert parent["properties"] == {
+        "ISBN": "1234567890123, second",
+        "review_count": 0,
+        "rating": None,
+        "stock_level": 100,
+        "price_hidden": True,
+    }
     option_value = variant_example["option_values"][0]
     assert records[1]["title"] == f"{built['name']} - {option_value['label']}"
     assert records[1]["attributes"] == [

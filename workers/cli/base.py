@@ -20,6 +20,7 @@ from workers.domain.text import clean
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
 from workers.store.engine import DatabaseError
+from workers.store.storage import sqlite_path
 
 if TYPE_CHECKING:  # imported where used: `bcsync --help` loads no client or use case
     from workers.clients.bigcommerce import BigCommerceClient
@@ -47,13 +48,30 @@ class Env:
         return self._settings
 
     def db(self) -> str:
+        """The database URL, migrated. A SQLite file DATABASE_URL names that does not exist is an
+        error (nothing is created: `bcsync db upgrade` creates it); the embedded default under
+        BCSYNC_VAR_DIR is created on first use."""
         url = self.settings.database_url
+        path = sqlite_path(url)
+        if self.settings.database_url_named and path is not None and not path.is_file():
+            fail(
+                f"no database at {path} (DATABASE_URL): check the path, or run `bcsync db upgrade` "
+                "to create it there"
+            )
         if url not in self._migrated:
             from workers.store.migrate import upgrade
 
             upgrade(url)
             self._migrated.add(url)
         return url
+
+    def save_metrics(self) -> None:
+        """At the command's end: the API requests and flushes it made into the /metrics totals
+        (only where the command used the database already)."""
+        if self._settings is not None and self._settings.database_url in self._migrated:
+            from workers.ops.observability import persist_tally
+
+            persist_tally(self._settings.database_url)
 
     def stores(self, store_hash: str | None) -> list[StoreConfig]:
         stores = self.settings.stores
@@ -164,6 +182,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 def cli(ctx: click.Context) -> None:
     """Ops and support for bigcommerce-ometria-sync."""
     ctx.obj = Env(out=console(sys.stdout), err=console(sys.stderr))
+    ctx.call_on_close(ctx.obj.save_metrics)
     root = logging.getLogger()
     if not any(isinstance(h, RichHandler) for h in root.handlers):
         handler = RichHandler(console=ctx.obj.err, show_time=False, show_path=False)

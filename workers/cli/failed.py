@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -19,6 +21,7 @@ from workers.cli.base import (
     cli,
     fail,
     pass_env,
+    redact_env,
 )
 from workers.cli.flushing import flush_here, wake
 from workers.cli.render import print_json, short
@@ -120,6 +123,7 @@ def failed_replay(
     db = env.db()
     if ids:
         _check_known(env, db, ids, "replay")
+    started = time.time()
     entries = failures.replay(db, None if replay_all else list(ids), since=since)
     if not entries:
         env.out.print("nothing to replay")
@@ -144,9 +148,31 @@ def failed_replay(
         else:
             pids = [i for e in entries if e.store_hash == sh and e.entity == PRODUCT for i in e.entity_ids]
             cats = sum(len(e.entity_ids) for e in entries if e.store_hash == sh and e.entity == CATEGORY)
-            ok &= flush_here(env, store, pids, cats)
+            ok &= flush_here(env, store, pids, cats, quiet=True)
+    if not run_async:
+        ok &= _report_outcomes(env, db, entries, started)
     if not ok:
         sys.exit(1)
+
+
+def _report_outcomes(env: Env, db: str, entries: list[Any], started: float) -> bool:
+    """One line per replayed entry: what its replay did. False when one still fails."""
+    ok = True
+    for entry_id, outcome in failures.replay_outcomes(db, entries, started).items():
+        if outcome["status"] == "still failing":
+            ok = False
+            env.out.print(
+                f"[red]#{entry_id} still failing (attempt {outcome['attempts']}): "
+                f"{escape(redact_env(env, short(outcome['error'], 300)))}[/red]"
+            )
+        elif outcome["status"] == "waiting":
+            env.out.print(
+                f"#{entry_id}: {outcome['records']} record(s) pushed so far, {outcome['dirty']} "
+                "row(s) still waiting for the worker"
+            )
+        else:
+            env.out.print(f"[green]#{entry_id} replayed: pushed {outcome['records']} record(s)[/green]")
+    return ok
 
 
 def _check_known(env: Env, db: str, ids: Iterable[int], verb: str) -> None:

@@ -99,7 +99,7 @@ def hooks_check(env: Env, store_hash: str | None) -> None:
             )
         if not revived:
             env.out.print(f"store {escape(store.store_hash)}: no deactivated hooks")
-        missing = [c.scope for c in hook_coverage(client.list_hooks()) if c.action != "ok"]
+        missing = [c.scope for c in hook_coverage(client.list_hooks(), store=store) if c.action != "ok"]
         if missing:
             env.err.print(
                 f"[yellow]no active hook for: {', '.join(missing)} — run bcsync hooks register[/yellow]"

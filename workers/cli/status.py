@@ -39,7 +39,8 @@ def status(env: Env, as_json: bool) -> None:
         title=f"bcsync status at {data['now']}",
     )
     for r in data["stores"]:
-        paused = "[red]until " + r["paused_until"] + "[/red]" if r["paused"] else "no"
+        until = f"until {r['paused_until']}" if r["paused_until"] else "until resumed"
+        paused = f"[red]{until}[/red]" if r["paused"] else "no"
         if r["rate_limited"]:
             paused += " · rate-limited: " + ", ".join(r["rate_limited"])
         table.add_row(
@@ -54,9 +55,12 @@ def status(env: Env, as_json: bool) -> None:
             f"{r['ledger_records']} ({r['ledger_active']})",
         )
     env.out.print(table)
+    from workers.sync.pausing import pause_status
+
     for r in data["stores"]:
-        if r["paused"] and r["pause_reason"]:
-            env.out.print(f"store {escape(r['store'])} paused: {escape(redact_env(env, r['pause_reason']))}")
+        if r["paused"] and r["store"] in env.settings.stores:
+            sentence = pause_status(env.settings, r["store"]).sentence()
+            env.out.print(escape(redact_env(env, sentence)))
     print_health(env, health)
 
 

@@ -55,16 +55,31 @@ def verify(
         fail("--product needs at least one product id")
     if verify_all and product_ids:
         fail("give product ids or --all, not both")
+    from workers.sync.repair import split_known
+
     store = env.store(store_hash)
     syncer = env.syncer(store)
+    unknown: list[int] = []
+    if product_ids:
+        present, gone, unknown = split_known(syncer, product_ids)
+        for i in unknown:
+            env.err.print(
+                f"[red]product {i} not found: store {escape(store.store_hash)} does not have it and "
+                "nothing of it was ever pushed to Ometria[/red]"
+            )
+        product_ids = [i for i in product_ids if i not in set(unknown)]
+        if not product_ids:
+            sys.exit(1)
     report = verifier.verify(syncer, product_ids)
     if as_json and not fix:
         print_json(env, _drift_json(report))
-        sys.exit(1 if report.drift else 0)
+        sys.exit(1 if report.drift or unknown else 0)
     _print_drift(env, report, limit)
     if not report.drift:
         if as_json:
             print_json(env, _drift_json(report))
+        if unknown:
+            sys.exit(1)
         return
     if not fix:
         env.out.print("run with --fix to re-push the drifting records")
@@ -80,6 +95,8 @@ def verify(
         _print_drift(env, after, limit)
         sys.exit(1)
     env.out.print(f"[green]repaired: {len(report.drift)} record(s) now match the store[/green]")
+    if unknown:
+        sys.exit(1)
 
 
 def _drift_json(report: VerifyReport) -> dict[str, Any]:
@@ -89,6 +106,7 @@ def _drift_json(report: VerifyReport) -> dict[str, Any]:
         "records": report.records,
         "ometria_records": report.ometria_records,
         "counts": report.counts(),
+        "pending": report.pending,
         "drift": [
             {
                 "record_id": d.record_id,
@@ -107,6 +125,12 @@ def _print_drift(env: Env, report: VerifyReport, limit: int) -> None:
         f"store {escape(report.store)}: {report.products} product(s), "
         f"{report.records} record(s) checked against {report.ometria_records} in Ometria"
     )
+    if report.pending:
+        env.out.print(
+            f"pending, not drift: {len(report.pending)} product(s) have changes still waiting to be "
+            f"flushed ({report.pending_records} record(s) differ meanwhile): "
+            + short(", ".join(map(str, report.pending)), 200)
+        )
     if not report.drift:
         env.out.print(f"[green]{summary}: no drift[/green]")
         return

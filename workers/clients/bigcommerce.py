@@ -31,7 +31,7 @@ from typing import Any
 
 import requests
 
-from workers.clients.http import Budget, json_of, send
+from workers.clients.http import Budget, Counted, json_of, send
 from workers.clients.ratelimit import RateHeaders
 from workers.domain import retry
 from workers.domain.errors import (
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE = 250  # BigCommerce's largest page (and id:in batch) for catalog lists
 PLATFORM_BACKOFF = retry.PLATFORM_BACKOFF  # seconds to wait after a 429 that carries no rate-limit headers
-PRODUCT_INCLUDE = "variants,images,custom_fields"
+PRODUCT_INCLUDE = "variants,images,custom_fields,channels"  # channels: the assignments, at no extra call
 SERVICE = "BigCommerce"
 
 # which API-account scope a 403 on a path most likely lacks (the first matching prefix wins)
@@ -55,6 +55,8 @@ _SCOPE_HINTS: tuple[tuple[str, str], ...] = (
     ("/v3/catalog", "Products (read-only or modify)"),
     ("/v3/hooks", "the scopes of the hooked resources (Products for catalog events)"),
     ("/v3/channels", "Channel Settings (read-only) / Sites & Routes"),
+    ("/v3/pricelists", "Price Lists (read-only)"),
+    ("/v2/currencies", "Information & Settings (read-only)"),
     ("/v3/storefront/api-token", "Storefront API Tokens (manage)"),
     ("/v2/store", "Information & Settings (read-only)"),
 )
@@ -76,6 +78,7 @@ class CategoryTree:
 
     names: dict[int, str] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)
+    trees: dict[int, list[int]] = field(default_factory=dict)  # tree id -> its category ids (trees API)
 
 
 class BigCommerceClient:
@@ -87,7 +90,7 @@ class BigCommerceClient:
         timeout: tuple[float, float] = (5.0, 30.0),
     ) -> None:
         self.store_hash = store.store_hash
-        self.budget: Budget = budget or NoBudget()
+        self.budget: Budget = Counted(budget or NoBudget(), "bigcommerce", store.store_hash)
         self.session = session or requests.Session()
         self.timeout = timeout
         self.requests_sent = 0
@@ -119,11 +122,23 @@ class BigCommerceClient:
         params = {"id:in": ",".join(map(str, unique)), "include": PRODUCT_INCLUDE}
         return [p for page in self._pages("/v3/catalog/products", params, MAX_PAGE) for p in page]
 
+    def existing_product_ids(self, ids: Sequence[int]) -> set[int]:
+        """Which of `ids` the store has: one light call per 250 (ids only)."""
+        unique = list(dict.fromkeys(int(i) for i in ids))
+        found: set[int] = set()
+        for start in range(0, len(unique), MAX_PAGE):
+            chunk = unique[start : start + MAX_PAGE]
+            params = {"id:in": ",".join(map(str, chunk)), "include_fields": "id"}
+            for page in self._pages("/v3/catalog/products", params, MAX_PAGE):
+                found.update(int(p["id"]) for p in page)
+        return found
+
     def iter_product_pages(
         self,
         *,
         date_modified_min: str | None = None,
         category_id: int | None = None,
+        id_min: int | None = None,
         include: str = PRODUCT_INCLUDE,
         include_fields: str | None = None,
         page_size: int = MAX_PAGE,
@@ -144,6 +159,8 @@ class BigCommerceClient:
             params["date_modified:min"] = date_modified_min
         if category_id is not None:
             params["categories:in"] = int(category_id)
+        if id_min is not None:
+            params["id:min"] = int(id_min)
         yield from self._pages("/v3/catalog/products", params, page_size)
 
     def category_tree(self) -> CategoryTree:
@@ -164,13 +181,17 @@ class BigCommerceClient:
             ]
         names: dict[int, str] = {}
         children: dict[int, list[int]] = {}
+        trees: dict[int, list[int]] = {}
         for cid, row in rows:
             if not isinstance(cid, int):
                 continue
             names[cid] = str(row.get("name") or "")
             parent = row.get("parent_id")
             children.setdefault(parent if isinstance(parent, int) else 0, []).append(cid)
-        return CategoryTree(names=names, children=children)
+            tree = row.get("tree_id")
+            if isinstance(tree, int):
+                trees.setdefault(tree, []).append(cid)
+        return CategoryTree(names=names, children=children, trees=trees)
 
     def brand_names(self) -> dict[int, str]:
         return {
@@ -179,6 +200,97 @@ class BigCommerceClient:
             for b in page
             if isinstance(b.get("id"), int)
         }
+
+    # -- storefronts, price lists, currencies, metafields ---------------------------------------
+
+    def channel_trees(self, channel_ids: Sequence[int]) -> dict[int, list[int]]:
+        """Tree id -> the channels it serves, for the trees of `channel_ids` (one call)."""
+        params = {"channel_id:in": ",".join(str(int(c)) for c in channel_ids)}
+        out: dict[int, list[int]] = {}
+        for page in self._pages("/v3/catalog/trees", params, MAX_PAGE):
+            for tree in page:
+                if isinstance(tree.get("id"), int):
+                    out[tree["id"]] = [c for c in tree.get("channels") or () if isinstance(c, int)]
+        return out
+
+    def channel_currency(self, channel_id: int) -> str | None:
+        """The channel's default currency (`currency-assignments`), None when it has none."""
+        path = f"/v3/channels/{int(channel_id)}/currency-assignments"
+        body = self._request(
+            "GET", path, not_found=f"channel {channel_id} not found: check BIGCOMMERCE_CHANNEL_IDS"
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        rows = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        for row in rows:
+            if (
+                isinstance(row, dict)
+                and isinstance(row.get("default_currency"), str)
+                and row["default_currency"]
+            ):
+                return str(row["default_currency"]).upper()
+        return None
+
+    def currencies(self) -> list[dict[str, Any]]:
+        """`GET /v2/currencies`: code, exchange rate (per unit of the default), decimal places, default."""
+        body = self._request("GET", "/v2/currencies", params={"limit": MAX_PAGE})
+        if not isinstance(body, list):
+            raise TransientError(f"{SERVICE} GET /v2/currencies: the answer is not a list")
+        return [c for c in body if isinstance(c, dict)]
+
+    def price_lists(self) -> dict[int, bool]:
+        """Price list id -> active."""
+        return {
+            p["id"]: p.get("active") is True
+            for page in self._pages("/v3/pricelists", {}, MAX_PAGE)
+            for p in page
+            if isinstance(p.get("id"), int)
+        }
+
+    def price_list_assignments(self, channel_ids: Sequence[int]) -> list[dict[str, Any]]:
+        params = {"channel_id:in": ",".join(str(int(c)) for c in channel_ids)}
+        return [a for page in self._pages("/v3/pricelists/assignments", params, MAX_PAGE) for a in page]
+
+    def price_records(
+        self, price_list_id: int, product_ids: Sequence[int], currency: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The records of ≤250 products in one price list (every page: a product has a record per
+        variant and currency), optionally of one currency."""
+        unique = list(dict.fromkeys(int(i) for i in product_ids))
+        if len(unique) > MAX_PAGE:
+            raise ValueError(f"at most {MAX_PAGE} product ids per call, got {len(unique)}")
+        if not unique:
+            return []
+        params: dict[str, Any] = {"product_id:in": ",".join(map(str, unique))}
+        if currency:
+            params["currency"] = currency.lower()
+        path = f"/v3/pricelists/{int(price_list_id)}/records"
+        return [r for page in self._pages(path, params, MAX_PAGE) for r in page]
+
+    def price_list_product_ids(self, price_list_id: int) -> set[int]:
+        """Every product a price list has a record for (its records, all pages)."""
+        path = f"/v3/pricelists/{int(price_list_id)}/records"
+        return {
+            r["product_id"]
+            for page in self._pages(path, {}, MAX_PAGE)
+            for r in page
+            if isinstance(r.get("product_id"), int)
+        }
+
+    def product_metafields(
+        self,
+        namespaces: Sequence[str],
+        *,
+        product_ids: Sequence[int] | None = None,
+        date_modified_min: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of product metafields of `namespaces` (all products'), by product ids (≤250) or
+        modified since a time."""
+        params: dict[str, Any] = {"namespace:in": ",".join(namespaces)}
+        if product_ids is not None:
+            params["resource_id:in"] = ",".join(str(int(i)) for i in product_ids)
+        if date_modified_min:
+            params["date_modified:min"] = date_modified_min
+        yield from self._pages("/v3/catalog/products/metafields", params, MAX_PAGE)
 
     # -- store -----------------------------------------------------------------------------------
 

@@ -9,12 +9,27 @@ from typing import Any, Protocol
 import requests
 
 from workers.domain.errors import TransientError, body_excerpt, from_request_exception
+from workers.domain.tally import TALLY
 
 
 class Budget(Protocol):
     def acquire(self) -> None: ...  # blocks until one request may be sent
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None: ...  # every answer's (0: none)
+
+
+class Counted:
+    """A client's budget, with every answer counted for GET /metrics (requests by store and status)."""
+
+    def __init__(self, budget: Budget, api: str, store_hash: str) -> None:
+        self.inner, self.api, self.store_hash = budget, api, store_hash
+
+    def acquire(self) -> None:
+        self.inner.acquire()
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        TALLY.request(self.api, self.store_hash, status)
+        self.inner.observe(status, headers)
 
 
 def send(

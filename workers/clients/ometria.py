@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from workers.clients.bigcommerce import Budget, NoBudget
-from workers.clients.http import json_of, send
+from workers.clients.http import Counted, json_of, send
 from workers.clients.ratelimit import RateHeaders, whole
 from workers.domain import retry
 from workers.domain.errors import (
@@ -37,6 +37,7 @@ from workers.domain.errors import (
     TransientError,
     body_excerpt,
 )
+from workers.domain.tally import TALLY
 from workers.settings import StoreConfig
 
 MAX_RECORDS = 100  # per push request
@@ -82,7 +83,7 @@ class OmetriaClient:
         timeout: tuple[float, float] = (5.0, 30.0),
     ) -> None:
         self.store_hash = store.store_hash
-        self.budget: Budget = budget or NoBudget()
+        self.budget: Budget = Counted(budget or NoBudget(), "ometria", store.store_hash)
         self.session = session or requests.Session()
         self.timeout = timeout
         self.requests_sent = 0
@@ -128,11 +129,14 @@ class OmetriaClient:
         if status is None and accepted is None:
             raise TransientError(f"{SERVICE} POST /push: the answer has neither status nor counts")
         rejected_count = _count(rejected, 0)
-        return PushResult(
+        result = PushResult(
             accepted=_count(accepted, len(records) - rejected_count),
             rejected=rejected_count,
             request_id=str(answer.get("request_id") or ""),
         )
+        TALLY.inc("bcsync_ometria_records", result.accepted, store=self.store_hash, outcome="accepted")
+        TALLY.inc("bcsync_ometria_records", result.rejected, store=self.store_hash, outcome="rejected")
+        return result
 
     def errors(self) -> list[dict[str, Any]]:
         """The latest record errors Ometria found after accepting pushes (GET /v2/push/_errors)."""
@@ -143,6 +147,20 @@ class OmetriaClient:
         return items
 
     # -- read back -------------------------------------------------------------------------------
+
+    def product(self, record_id: str) -> dict[str, Any] | None:
+        """Ometria's copy of one product record (GET /v2/products/{id}); None when it has none."""
+        from urllib.parse import quote
+
+        try:
+            answer = self._request("GET", f"/products/{quote(str(record_id), safe='')}")
+        except ConfigurationError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(answer, dict):
+            raise TransientError(f"{SERVICE} GET /products/{{id}}: the answer is not a JSON object")
+        return answer
 
     def iter_products(self, include_variants: bool = True) -> Iterator[dict[str, Any]]:
         """Every product Ometria holds, page by page (offset pagination, until an empty page: a server

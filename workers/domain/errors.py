@@ -72,6 +72,11 @@ class ConfigurationError(SyncError):
     kind: ClassVar[Kind] = "configuration"
 
 
+class NotFoundError(ValueError):
+    """A store, product, category or failed task that does not exist was named; nothing was changed.
+    The CLI prints the message and exits 1; the admin API answers 404."""
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with every non-empty secret replaced (longest first, so overlapping secrets go whole)."""
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):

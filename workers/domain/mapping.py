@@ -33,6 +33,19 @@ fingerprint only changes when something a shopper could see changes):
   string): an option value without an id gives no attribute (it still names the variant's title),
   a missing display name becomes "option", a missing label "".
 - An empty `store_id` in the context means "not configured": the site URL's host name is used.
+- Storefronts (DESIGN.md "Storefronts, price lists and currencies"): `ctx.channels` are the
+  configured channels, the first the primary; with none, the context's own currency, site URL and
+  store id make the one channel, and a product counts as assigned to it (a store without
+  multi-storefront). A product fetched without `include=channels` (no `channels` key) counts as
+  assigned to every channel. `prices` maps (price list id, variant id, CURRENCY) to the record's
+  (price, sale_price); a channel whose currency is not the store's default (`rate` set) converts the
+  catalogue price, rounded half away from zero to its decimal places. `ctx.categories`, when set,
+  keeps only those category ids (the configured channels' trees).
+- The free data goes into `properties` only when its source key is in the product (a product
+  fetched with `include_fields` maps as before): `review_count`/`rating` from `reviews_count`,
+  `stock_level` when tracking is not `none`, `availability`/`preorder_release_date` for a preorder
+  product, `price_hidden` when `is_price_hidden`; then the metafields given, as "<namespace>.<key>".
+  They are written after the custom fields, so a custom field of the same name gives way.
 - Variants keep BigCommerce's order; a variant without an id, or repeating an id already seen, is
   skipped so that record ids stay unique. A product without an id raises ValueError: there is
   nothing to key its records by.
@@ -43,14 +56,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 PARENT_FIELDS: tuple[str, ...] = (
     "@type", "id", "sku", "title", "price", "special_price", "currency", "url", "image_url",
-    "is_variant", "is_active", "is_in_stock", "attributes", "properties", "listings",
+    "is_variant", "is_active", "is_in_stock", "attributes", "properties", "listings", "stores",
 )  # fmt: skip
-VARIANT_FIELDS: tuple[str, ...] = tuple(f for f in PARENT_FIELDS if f != "listings")
+VARIANT_FIELDS: tuple[str, ...] = tuple(f for f in PARENT_FIELDS if f not in ("listings", "stores"))
 LISTING_FIELDS: tuple[str, ...] = (
     "store", "title", "price", "special_price", "currency", "url", "image_url", "is_active",
 )  # fmt: skip
@@ -59,14 +74,41 @@ _NO_ORDER = 2**63  # sorts images without sort_order / id after every real one
 
 
 @dataclass(frozen=True)
+class Channel:
+    """One configured storefront channel as the mapping needs it. `id` 0: the store without
+    multi-storefront (every product counts as assigned). `rate` None: the store's default currency
+    (catalogue prices as they are); otherwise units of `currency` per unit of the default one."""
+
+    id: int
+    store_id: str
+    site_url: str
+    currency: str
+    rate: float | None = None
+    decimal_places: int = 2
+    price_list_id: int | None = None
+
+    def __post_init__(self) -> None:
+        site = self.site_url.rstrip("/")
+        object.__setattr__(self, "site_url", site)
+        if not self.store_id:
+            object.__setattr__(self, "store_id", default_store_id(site))
+        if not self.store_id:
+            raise ValueError(f"channel {self.id}: no Ometria store id and no site URL to take it from")
+        object.__setattr__(self, "currency", self.currency.upper())
+
+
+@dataclass(frozen=True)
 class MappingContext:
-    """What a product alone does not say: the store's currency, channel URL, listing store, names."""
+    """What a product alone does not say: the store's currency, channel URL, listing store, names,
+    and the configured channels (the first the primary; none: one made of the fields above)."""
 
     currency: str
     site_url: str  # channel site URL, no trailing slash
     store_id: str  # Ometria listing store; default_store_id(site_url) when not configured
     category_names: Mapping[int, str]
     brand_names: Mapping[int, str]
+    channels: tuple[Channel, ...] = ()
+    categories: frozenset[int] | None = None  # the configured channels' trees; None: every category
 
     def __post_init__(self) -> None:
         if not self.store_id:  # OMETRIA_STORE_ID unset: the channel's host name
@@ -74,6 +116,9 @@ class MappingContext:
         if not self.store_id:
             raise ValueError("no Ometria listing store id: set OMETRIA_STORE_ID or give the site URL")
         object.__setattr__(self, "site_url", self.site_url.rstrip("/"))
+        if not self.channels:
+            only = Channel(0, self.store_id, self.site_url, self.currency)
+            object.__setattr__(self, "channels", (only,))
 
 
 def default_store_id(site_url: str) -> str:
@@ -86,21 +131,40 @@ def deactivation(record_id: str) -> dict[str, Any]:
     return {"@type": "product", "id": record_id, "is_active": False, "@merge": True}
 
 
-def map_product(product: Mapping[str, Any], ctx: MappingContext) -> list[dict[str, Any]]:
-    """`[parent, *variants]` for one BigCommerce product (variants only for those with option values)."""
+Prices = Mapping[tuple[int, int, str], tuple[Any, Any]]
+# an option variant, once: (record id, variant, variant id, catalogue price, catalogue sale, options)
+_Row = tuple[str, dict[str, Any], int, float | None, float | None, list[dict[str, Any]]]
+_NO_PRICES: Prices = {}
+_NO_METAFIELDS: Mapping[str, str] = {}
+
+
+def map_product(
+    product: Mapping[str, Any],
+    ctx: MappingContext,
+    prices: Prices | None = None,
+    metafields: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """`[parent, *variants]` for one BigCommerce product (variants only for those with option values).
+
+    `prices`: price-list records, (price list id, variant id, CURRENCY) -> (price, sale_price);
+    `metafields`: this product's metafields of the configured namespaces, "<namespace>.<key>" -> value."""
     product_id = _int_id(product.get("id"))
     if product_id is None:
         raise ValueError(f"product without a usable id: {product.get('id')!r}")
+    prices = prices or _NO_PRICES
     parent_id = str(product_id)
     name = _text(product.get("name"))
     price = _price(product.get("price"))
     sale_price = _price(product.get("sale_price"))
-    url = _absolute_url(ctx.site_url, product.get("custom_url"))
+    custom_url = product.get("custom_url")
     image_url = _image_url(product)
     is_active = product.get("is_visible") is True and product.get("availability") != "disabled"
     tracking = product.get("inventory_tracking") or "none"
     variants = _list(product.get("variants"))
-    product_in_stock = _level(product.get("inventory_level")) > 0
+    product_level = _level(product.get("inventory_level"))
+    product_in_stock = product_level > 0
+    assigned = product.get("channels")
+    assigned_ids = None if not isinstance(assigned, list) else {_int_id(c) for c in assigned}
 
     if tracking == "product":
         in_stock = product_in_stock
@@ -108,44 +172,21 @@ def map_product(product: Mapping[str, Any], ctx: MappingContext) -> list[dict[st
         in_stock = any(_variant_sellable(v) for v in variants if isinstance(v, dict))
     else:
         in_stock = True
-    special_price = _special(price, sale_price)
 
-    parent: dict[str, Any] = {
-        "@type": "product",
-        "id": parent_id,
-        "sku": _text(product.get("sku")),
-        "title": name,
-        "price": price,
-        "special_price": special_price,
-        "currency": ctx.currency,
-        "url": url,
-        "image_url": image_url,
-        "is_variant": False,
-        "is_active": is_active,
-        "is_in_stock": in_stock,
-        "attributes": _attributes(product, ctx),
-        "properties": _properties(product.get("custom_fields")),
-        "listings": [
-            {
-                "store": ctx.store_id,
-                "title": name,
-                "price": price,
-                "special_price": special_price,
-                "currency": ctx.currency,
-                "url": url,
-                "image_url": image_url,
-                "is_active": is_active,
-            }
-        ],
-    }
-    records = [parent]
+    # option variants, once: (record id, variant, variant id, catalogue price, catalogue sale, options)
+    rows: list[_Row] = []
     seen: set[str] = set()
+    base_variant_id: int | None = None
     for variant in variants:
         if not isinstance(variant, dict):
             continue
         options = [o for o in _list(variant.get("option_values")) if isinstance(o, dict)]
         variant_id = _int_id(variant.get("id"))
-        if not options or variant_id is None:
+        if variant_id is None:
+            continue
+        if not options:
+            if base_variant_id is None:
+                base_variant_id = variant_id
             continue
         record_id = f"{parent_id}-{variant_id}"
         if record_id in seen:
@@ -157,6 +198,79 @@ def map_product(product: Mapping[str, Any], ctx: MappingContext) -> list[dict[st
         v_sale = _price(variant.get("sale_price"))
         if v_sale is None:
             v_sale = sale_price
+        rows.append((record_id, variant, variant_id, v_price, v_sale, options))
+
+    listings: list[dict[str, Any]] = []
+    stores: list[str] = []
+    primary_price = primary_special = None
+    primary_url: str | None = None
+    for index, ch in enumerate(ctx.channels):
+        sold = is_active and (ch.id == 0 or assigned_ids is None or ch.id in assigned_ids)
+        url = _absolute_url(ch.site_url, custom_url)
+        p, sp = _parent_price(ch, price, sale_price, base_variant_id, rows, prices)
+        special = _special(p, sp)
+        if index == 0:
+            primary_price, primary_special, primary_url = p, special, url
+        if sold:
+            stores.append(ch.store_id)
+        listings.append(
+            {
+                "store": ch.store_id,
+                "title": name,
+                "price": p,
+                "special_price": special,
+                "currency": ch.currency if ch.id else ctx.currency,
+                "url": url,
+                "image_url": image_url,
+                "is_active": sold,
+            }
+        )
+    primary = ctx.channels[0]
+    currency = primary.currency if primary.id else ctx.currency
+    parent_active = bool(stores)
+
+    properties = _properties(product.get("custom_fields"))
+    if "reviews_count" in product:
+        count = _level(product.get("reviews_count"))
+        total = _level(product.get("reviews_rating_sum"))
+        properties["review_count"] = int(count)  # type: ignore[assignment]
+        properties["rating"] = round(total / count, 2) if count > 0 else None  # type: ignore[assignment]
+    if tracking == "product" and "inventory_level" in product:
+        properties["stock_level"] = product_level  # type: ignore[assignment]
+    elif tracking == "variant" and variants:
+        properties["stock_level"] = sum(  # type: ignore[assignment]
+            _level(v.get("inventory_level"))
+            for v in variants
+            if isinstance(v, dict) and v.get("purchasing_disabled") is not True
+        )
+    if product.get("availability") == "preorder":
+        properties["availability"] = "preorder"
+        properties["preorder_release_date"] = _text(product.get("preorder_release_date"))  # type: ignore[assignment]
+    if product.get("is_price_hidden") is True:
+        properties["price_hidden"] = True  # type: ignore[assignment]
+    for key, value in (metafields or _NO_METAFIELDS).items():
+        properties[key] = value
+
+    parent: dict[str, Any] = {
+        "@type": "product",
+        "id": parent_id,
+        "sku": _text(product.get("sku")),
+        "title": name,
+        "price": primary_price,
+        "special_price": primary_special,
+        "currency": currency,
+        "url": primary_url,
+        "image_url": image_url,
+        "is_variant": False,
+        "is_active": parent_active,
+        "is_in_stock": in_stock,
+        "attributes": _attributes(product, ctx),
+        "properties": properties,
+        "listings": listings,
+        "stores": stores,
+    }
+    records = [parent]
+    for record_id, variant, variant_id, v_price, v_sale, options in rows:
         disabled = variant.get("purchasing_disabled") is True
         labels = " / ".join(str(o.get("label") or "") for o in options)
         if tracking == "product":
@@ -165,19 +279,25 @@ def map_product(product: Mapping[str, Any], ctx: MappingContext) -> list[dict[st
             v_in_stock = _variant_sellable(variant)
         else:
             v_in_stock = True
+        p, sp = _variant_price(primary, variant_id, v_price, v_sale, prices)
+        v_properties: dict[str, Any] = {"parent_id": parent_id}
+        if tracking == "product" and "inventory_level" in product:
+            v_properties["stock_level"] = product_level
+        elif tracking == "variant" and "inventory_level" in variant:
+            v_properties["stock_level"] = _level(variant.get("inventory_level"))
         records.append(
             {
                 "@type": "product",
                 "id": record_id,
                 "sku": _text(variant.get("sku")),
                 "title": f"{name} - {labels}" if name is not None else labels,
-                "price": v_price,
-                "special_price": _special(v_price, v_sale),
-                "currency": ctx.currency,
-                "url": url,
+                "price": p,
+                "special_price": _special(p, sp),
+                "currency": currency,
+                "url": primary_url,
                 "image_url": _text(variant.get("image_url")) or image_url,
                 "is_variant": True,
-                "is_active": is_active and not disabled,
+                "is_active": parent_active and not disabled,
                 "is_in_stock": v_in_stock,
                 "attributes": [
                     {
@@ -188,10 +308,61 @@ def map_product(product: Mapping[str, Any], ctx: MappingContext) -> list[dict[st
                     for o in options
                     if o.get("id") is not None
                 ],
-                "properties": {"parent_id": parent_id},
+                "properties": v_properties,
             }
         )
     return records
+
+
+def convert(amount: float | None, rate: float, decimal_places: int) -> float | None:
+    """`amount` x `rate`, rounded half away from zero to `decimal_places` (None stays None)."""
+    if amount is None:
+        return None
+    return _convert(amount, rate, decimal_places)
+
+
+@lru_cache(maxsize=1 << 16)
+def _convert(amount: float, rate: float, decimal_places: int) -> float:
+    exact = Decimal(str(amount)) * Decimal(str(rate))
+    return float(exact.quantize(Decimal(1).scaleb(-decimal_places), rounding=ROUND_HALF_UP)) + 0.0
+
+
+def _variant_price(
+    ch: Channel, variant_id: int | None, price: float | None, sale: float | None, prices: Prices
+) -> tuple[float | None, float | None]:
+    """A variant's (price, sale price) on a channel: its price-list record in the channel's
+    currency, else the catalogue pair, converted when the channel's currency is not the default."""
+    if ch.price_list_id is not None and variant_id is not None and prices:
+        record = prices.get((ch.price_list_id, variant_id, ch.currency))
+        if record is not None:
+            return _price(record[0]), _price(record[1])
+    if ch.rate is None:
+        return price, sale
+    return convert(price, ch.rate, ch.decimal_places), convert(sale, ch.rate, ch.decimal_places)
+
+
+def _parent_price(
+    ch: Channel,
+    price: float | None,
+    sale: float | None,
+    base_variant_id: int | None,
+    rows: list[_Row],
+    prices: Prices,
+) -> tuple[float | None, float | None]:
+    if not rows:
+        return _variant_price(ch, base_variant_id, price, sale, prices)
+    if ch.price_list_id is not None and prices:
+        key = ch.price_list_id, ch.currency
+        if any((key[0], row[2], key[1]) in prices for row in rows):
+            candidates = [row for row in rows if row[1].get("purchasing_disabled") is not True] or rows
+            best: tuple[float | None, float | None] | None = None
+            for row in candidates:
+                pair = _variant_price(ch, row[2], row[3], row[4], prices)
+                if pair[0] is not None and (best is None or pair[0] < best[0]):  # type: ignore[operator]
+                    best = pair
+            if best is not None:
+                return best
+    return _variant_price(ch, None, price, sale, prices)
 
 
 def missing_names(products: Iterable[Mapping[str, Any]], ctx: MappingContext) -> tuple[set[int], set[int]]:
@@ -199,7 +370,7 @@ def missing_names(products: Iterable[Mapping[str, Any]], ctx: MappingContext) ->
     categories: set[int] = set()
     brands: set[int] = set()
     for product in products:
-        categories.update(c for c in _category_ids(product) if c not in ctx.category_names)
+        categories.update(c for c in _category_ids(product, ctx) if c not in ctx.category_names)
         brand = _int_id(product.get("brand_id"))
         if brand and brand not in ctx.brand_names:
             brands.add(brand)
@@ -268,9 +439,11 @@ def _int_id(value: Any) -> int | None:
     return None
 
 
-def _category_ids(product: Mapping[str, Any]) -> list[int]:
+def _category_ids(product: Mapping[str, Any], ctx: MappingContext) -> list[int]:
     ids = {_int_id(c) for c in _list(product.get("categories"))}
     ids.discard(None)
+    if ctx.categories is not None:
+        ids &= ctx.categories
     return sorted(ids)  # type: ignore[arg-type]
 
 
@@ -278,7 +451,7 @@ def _attributes(product: Mapping[str, Any], ctx: MappingContext) -> list[dict[st
     names = ctx.category_names
     attributes: list[dict[str, Any]] = [
         {"type": "category", "id": str(cid), "label": names.get(cid) or str(cid)}
-        for cid in _category_ids(product)
+        for cid in _category_ids(product, ctx)
     ]
     brand = _int_id(product.get("brand_id"))
     if brand:

@@ -155,6 +155,50 @@ def check_broker(settings: Settings) -> list[Check]:
     return [Check("broker", OK, f"{safe_broker_url(url)} reachable")]
 
 
+def _site_check(bc: BigCommerceClient, channel: int) -> Callable[[], str]:
+    return lambda: f"channel {channel} site is {bc.site_url(channel)}"
+
+
+def storefront_scope_checks(bc: BigCommerceClient, store: StoreConfig) -> list[Check]:
+    """One call each for the scopes the storefront features read (issue 12); a 403 names the scope
+    to add to the store-level API account (BigCommerceClient's hints)."""
+    sh, channels = store.store_hash, list(store.channel_ids)
+
+    def trees() -> str:
+        found = bc.channel_trees(channels)
+        return f"GET /v3/catalog/trees answered ({len(found)} tree(s) for channel(s) {channels})"
+
+    def currencies() -> str:
+        codes = [str(c.get("currency_code")) for c in bc.currencies()]
+        return f"GET /v2/currencies answered ({', '.join(codes) or 'none'})"
+
+    def price_lists() -> str:
+        found = bc.price_list_assignments(channels)
+        return f"GET /v3/pricelists/assignments answered ({len(found)} assignment(s))"
+
+    def metafields() -> str:
+        page = next(iter(bc.product_metafields(list(store.metafield_namespaces))), [])
+        return f"GET /v3/catalog/products/metafields answered ({len(page)} on the first page)"
+
+    # one channel: the sync works without these (a lookup it may not read counts as none), so a
+    # missing scope is a warning; several channels need them
+    needed = len(channels) > 1
+    out = [
+        _attempt("scope: category trees", sh, trees),
+        _attempt("scope: currencies", sh, currencies),
+        _attempt("scope: price lists", sh, price_lists),
+    ]
+    out = [
+        c
+        if needed or c.status == OK
+        else Check(c.name, WARN, c.detail + " (needed for several channels)", sh)
+        for c in out
+    ]
+    if store.metafield_namespaces:
+        out.append(_attempt("scope: metafields", sh, metafields))
+    return out
+
+
 def check_bigcommerce(store: StoreConfig, destination: str | None = None) -> list[Check]:
     sh = store.store_hash
     bc = BigCommerceClient(store, timeout=TIMEOUT)
@@ -175,17 +219,13 @@ def check_bigcommerce(store: StoreConfig, destination: str | None = None) -> lis
 
     hooks_check = _attempt("scope: webhooks", sh, list_hooks)
     out.append(hooks_check)
-    out.append(
-        _attempt(
-            "scope: channels/sites",
-            sh,
-            lambda: f"channel {store.channel_id} site is {bc.site_url(store.channel_id)}",
-        )
-    )
+    for channel in store.channel_ids:
+        out.append(_attempt("scope: channels/sites", sh, _site_check(bc, channel)))
+    out += storefront_scope_checks(bc, store)
     if hooks_check.status != OK:
         out.append(Check("hooks", FAIL, "cannot list hooks (see above)", sh))
         return out
-    coverage = hookmod.hook_coverage(hooks, destination)
+    coverage = hookmod.hook_coverage(hooks, destination, store)
     missing = [c.scope for c in coverage if c.action == "missing"]
     inactive = [c.scope for c in coverage if c.action == "inactive"]
     where = f" for {destination}" if destination else ""

@@ -6,6 +6,9 @@ Redaction: every secret the settings hold (tokens, client secrets and their base
 webhook secrets, Ometria keys, the admin token, passwords inside the database and broker URLs).
 Sentry: only when SENTRY_DSN is set; events and breadcrumbs pass through `scrub_event`, no PII,
 no local variables, no request bodies. Its Flask and Celery integrations enable themselves.
+Worker-side metrics: `record_flush` counts a flush, `persist_tally` adds every increment the process
+made (workers.domain.tally) to the database's totals; the Celery tasks call it after each task and
+`bcsync` at the end of each command, and `GET /metrics` renders the totals (consumer/metrics.py).
 """
 
 from __future__ import annotations
@@ -15,8 +18,13 @@ import logging
 import sys
 from urllib.parse import unquote, urlsplit
 
+from workers.domain.tally import TALLY
 from workers.ops.redact import install_log_redaction, scrub_breadcrumb, scrub_event
 from workers.settings import Settings
+from workers.store.storage import session_scope
+from workers.store.totals import add_totals
+
+log = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [{component}] %(name)s: %(message)s"
 
@@ -48,6 +56,41 @@ def configure_logging(component: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
 
 
+class RoutineAtDebug(logging.Filter):
+    """Celery logs "Task … succeeded in …: <result>" at INFO for every task. A flush that found
+    nothing to do (the store paused, a storm still settling, no batch) runs on every wake-up — each
+    second while a store is paused and callbacks keep coming — and its line buries what matters:
+    those go at DEBUG (dropped unless the root logger shows DEBUG). Flushes that did work, every
+    other task, failures and retries keep their level."""
+
+    TASK = "workers.tasks.flush_store"
+    NOTHING_DONE = ("{'paused'", "{'settling'", "{'batches': 0,")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = record.args if isinstance(record.args, dict) else None
+        if (
+            context is not None
+            and isinstance(record.msg, str)
+            and record.msg.startswith("Task %(name)s[%(id)s] succeeded in")
+            and context.get("name") == self.TASK
+            and str(context.get("return_value", "")).startswith(self.NOTHING_DONE)
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+ROUTINE_LOGGERS = ("celery.app.trace",)
+
+
+def demote_routine_logs() -> None:
+    """Install RoutineAtDebug on celery's task logger (idempotent)."""
+    for name in ROUTINE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RoutineAtDebug) for f in logger.filters):
+            logger.addFilter(RoutineAtDebug())
+
+
 def init_sentry(settings: Settings, component: str) -> None:
     import sentry_sdk
 
@@ -66,6 +109,31 @@ def init_sentry(settings: Settings, component: str) -> None:
 
 def init_observability(settings: Settings, component: str) -> None:
     configure_logging(component, settings.log_level)
+    demote_routine_logs()
     install_log_redaction(secrets_to_hide(settings))
     if settings.sentry_dsn:
         init_sentry(settings, component)
+
+
+def record_flush(store_hash: str, *, ok: bool, products: int, records: int, seconds: float) -> None:
+    """One flush (a claimed batch) in the worker-side metrics."""
+    TALLY.inc("bcsync_flushes", store=store_hash, outcome="ok" if ok else "error")
+    TALLY.inc("bcsync_flush_products", products, store=store_hash)
+    TALLY.inc("bcsync_flush_records", records, store=store_hash)
+    TALLY.observe("bcsync_flush_seconds", seconds, store=store_hash)
+
+
+def persist_tally(database_url: str) -> bool:
+    """Add this process's pending increments to the database totals in one transaction. When the
+    database is away they stay pending for the next call (nothing lost, nothing counted twice)."""
+    pending = TALLY.drain()
+    if not pending:
+        return True
+    try:
+        with session_scope(database_url) as session:
+            add_totals(session, pending)
+    except Exception as exc:  # the database is down: keep them for the next task
+        TALLY.restore(pending)
+        log.warning("metrics not saved yet (%s); kept for the next try", type(exc).__name__)
+        return False
+    return True

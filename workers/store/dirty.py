@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from workers.store.engine import rowcount
-from workers.store.models import Dirty
+from workers.store.models import PRODUCT, Dirty
 from workers.store.state import store_state
 
 # --- the two rules --------------------------------------------------------------------------
@@ -288,3 +288,16 @@ def dirty_counts(session: Session) -> dict[tuple[str, str], int]:
 def stores_with_work(session: Session, now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
     return list(session.scalars(select(Dirty.store_hash).where(*claimable(now)).distinct()))
+
+
+def dirty_products(session: Session, store_hash: str, product_ids: Sequence[int]) -> set[int]:
+    """Those of `product_ids` that have a dirty row (a change still waiting to be flushed)."""
+    ids, found = sorted({int(i) for i in product_ids}), set[int]()
+    for start in range(0, len(ids), 500):
+        q = select(Dirty.entity_id).where(
+            Dirty.store_hash == store_hash,
+            Dirty.entity == PRODUCT,
+            Dirty.entity_id.in_(ids[start : start + 500]),
+        )
+        found.update(int(i) for i in session.scalars(q))
+    return found

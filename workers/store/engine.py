@@ -51,8 +51,26 @@ def _forget_pools_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file: only `bcsync db upgrade` and the processes
+    bringing a fresh database to the latest migration do (workers.store.migrate.upgrade)."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    """The engine of a database URL. Creates no folder (SQLite itself creates a missing file in an
+    existing folder on first connect: callers that must not, check `sqlite_path` first)."""
     engine = _make_engine(url)
     _ENGINES.append(engine)
     return engine
@@ -60,9 +78,6 @@ def get_engine(url: str) -> Engine:
 
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

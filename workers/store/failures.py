@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from workers.store.dirty import mark_dirty
 from workers.store.engine import session_scope
-from workers.store.ledger import forget_records
-from workers.store.models import Dirty, FailedTask, Ledger, RateBudget, StoreState
+from workers.store.events import insert_events
+from workers.store.ledger import force_repush, forget_records
+from workers.store.models import PRODUCT, Dirty, FailedTask, Ledger, RateBudget, StoreState
 from workers.store.state import store_state
 
 STATUSES = ("failed", "replayed", "discarded")
+REPUSH_FINGERPRINT = "verify-drift"  # as workers.sync.verify.DRIFT_FINGERPRINT: no record has it
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -93,40 +95,46 @@ def record_failure(
     record_id: str | None = None,
     now: float | None = None,
 ) -> FailedTask:
-    """Add to the failed list, or bump the open entry for the same task + ids + record."""
+    """File a failure: one entry per store + task + entity + ids. A new failure of the same work
+    updates its entry (attempts, last error, last time, the record that failed) and reopens it if it
+    was replayed or discarded, instead of adding another. Also logs a `failure` event per id."""
     now = time.time() if now is None else now
     ids = sorted(int(i) for i in entity_ids)
-    open_entries = session.scalars(
-        select(FailedTask).where(
-            FailedTask.store_hash == store_hash,
-            FailedTask.task == task,
-            FailedTask.status == "failed",
-            FailedTask.entity == entity,
-            FailedTask.record_id.is_(None) if record_id is None else FailedTask.record_id == record_id,
+    candidates = session.scalars(
+        select(FailedTask)
+        .where(FailedTask.store_hash == store_hash, FailedTask.task == task, FailedTask.entity == entity)
+        .order_by(FailedTask.status != "failed", FailedTask.id.desc())
+        .limit(5000)
+    )
+    entry = next((e for e in candidates if sorted(e.entity_ids or []) == ids), None)
+    if entry is not None:
+        entry.attempts += attempts
+        entry.last_failed_at = now
+        entry.error, entry.traceback, entry.kind = error, traceback, kind
+        entry.status = "failed"
+        if record_id is not None:
+            entry.record_id = record_id
+    else:
+        entry = FailedTask(
+            store_hash=store_hash,
+            task=task,
+            entity=entity,
+            entity_ids=ids,
+            record_id=record_id,
+            kind=kind,
+            error=error,
+            traceback=traceback,
+            attempts=attempts,
+            first_failed_at=now,
+            last_failed_at=now,
+            status="failed",
         )
-    )
-    for entry in open_entries:
-        if sorted(entry.entity_ids) == ids:
-            entry.attempts += attempts
-            entry.last_failed_at = now
-            entry.error, entry.traceback, entry.kind = error, traceback, kind
-            return entry
-    entry = FailedTask(
-        store_hash=store_hash,
-        task=task,
-        entity=entity,
-        entity_ids=ids,
-        record_id=record_id,
-        kind=kind,
-        error=error,
-        traceback=traceback,
-        attempts=attempts,
-        first_failed_at=now,
-        last_failed_at=now,
-        status="failed",
-    )
-    session.add(entry)
+        session.add(entry)
     session.flush()
+    detail: dict[str, Any] = {"task": task, "kind": kind, "error": error[:1000], "attempts": entry.attempts}
+    if record_id:
+        detail["record"] = record_id
+    insert_events(session, store_hash, "failure", entity, ids, str(entry.id), detail, now)
     return entry
 
 
@@ -140,6 +148,17 @@ def list_failed(
         if since is not None:
             q = q.where(FailedTask.last_failed_at >= since)
         return list(s.scalars(q.limit(limit)))
+
+
+def failed_since(db: str, store_hash: str, since: float) -> list[FailedTask]:
+    """The store's open entries that failed at or after `since` (what a flush just filed)."""
+    with session_scope(db) as s:
+        q = select(FailedTask).where(
+            FailedTask.store_hash == store_hash,
+            FailedTask.status == "failed",
+            FailedTask.last_failed_at >= since,
+        )
+        return list(s.scalars(q.order_by(FailedTask.id)))
 
 
 def get_failed(db: str, entry_id: int) -> FailedTask | None:
@@ -160,14 +179,69 @@ def replay(db: str, ids: Sequence[int] | None = None, since: float | None = None
         for entry in entries:
             if entry.record_id:
                 forget_records(s, entry.store_hash, [entry.record_id])
+            if entry.entity_ids and entry.entity == PRODUCT:  # pushed whole, whatever the ledger says
+                force_repush(s, entry.store_hash, entry.entity_ids, REPUSH_FINGERPRINT)
+            detail = {"task": entry.task}
+            insert_events(
+                s, entry.store_hash, "replay", entry.entity, entry.entity_ids, str(entry.id), detail
+            )
             if entry.entity_ids:
                 mark_dirty(s, entry.store_hash, entry.entity, entry.entity_ids, "replay")
             else:  # a store-wide entry (configuration): lift the pause so its dirty rows flow again
                 state = store_state(s, entry.store_hash)
-                state.paused_until, state.pause_reason = 0.0, None
+                state.paused_until, state.pause_reason, state.pause_kind, state.paused_at = (
+                    0.0,
+                    None,
+                    None,
+                    None,
+                )
                 s.execute(update(Dirty).where(Dirty.store_hash == entry.store_hash).values(not_before=0.0))
             entry.status = "replayed"
         return entries
+
+
+def replay_outcomes(db: str, entries: Sequence[FailedTask], since: float) -> dict[int, dict[str, Any]]:
+    """What became of replayed entries after a flush that started at `since`, per entry id:
+    {"status": "still failing", "error": …} when the work failed again (the entry is open again),
+    {"status": "pushed", "records": N} for the records of its products Ometria accepted since, or
+    {"status": "waiting", "dirty": N} while its rows still wait for a flush."""
+    out: dict[int, dict[str, Any]] = {}
+    with session_scope(db) as s:
+        for old in entries:
+            entry = s.get(FailedTask, old.id)
+            if entry is None:
+                continue
+            if entry.status == "failed" and entry.last_failed_at >= since:
+                out[entry.id] = {"status": "still failing", "error": entry.error, "attempts": entry.attempts}
+                continue
+            ids = list(entry.entity_ids or [])
+            pushed = 0
+            if ids and entry.entity == PRODUCT:
+                pushed = int(
+                    s.scalar(
+                        select(func.count()).where(
+                            Ledger.store_hash == entry.store_hash,
+                            Ledger.product_id.in_(ids),
+                            Ledger.pushed_at >= since,
+                        )
+                    )
+                    or 0
+                )
+            dirty = int(
+                s.scalar(
+                    select(func.count()).where(
+                        Dirty.store_hash == entry.store_hash,
+                        Dirty.entity == entry.entity,
+                        Dirty.entity_id.in_(ids or [-1]),
+                    )
+                )
+                or 0
+            )
+            if dirty:
+                out[entry.id] = {"status": "waiting", "dirty": dirty, "records": pushed}
+            else:
+                out[entry.id] = {"status": "pushed", "records": pushed}
+    return out
 
 
 def discard(db: str, ids: Sequence[int]) -> int:
@@ -204,6 +278,7 @@ def ops_status(db: str, stores: Sequence[str] = (), now: float | None = None) ->
                 "paused": False,
                 "paused_until": None,
                 "pause_reason": None,
+                "pause_kind": None,
                 "rate_limited": {},
                 "last_sweep_at": None,
                 "ledger_records": 0,
@@ -245,11 +320,20 @@ def ops_status(db: str, stores: Sequence[str] = (), now: float | None = None) ->
             r = row(state.store_hash)
             r["last_sweep_at"] = iso(state.last_sweep_at)
             if state.paused_until and state.paused_until > now:
-                r["paused"], r["paused_until"] = True, iso(state.paused_until)
+                operator = state.pause_kind == "operator"
+                r["paused"], r["pause_kind"] = True, "operator" if operator else "configuration"
+                r["paused_until"] = None if operator else iso(state.paused_until)  # None: until resumed
                 r["pause_reason"] = state.pause_reason
         for budget in s.scalars(select(RateBudget).where(RateBudget.paused_until > now)):
             row(budget.store_hash)["rate_limited"][budget.api] = iso(budget.paused_until)
-    stores_out = [per[k] for k in sorted(per)]
+    # a store that is not configured shows only while it has work or failures waiting (state rows of
+    # a store hash once mistyped in the configuration do not haunt the status for ever)
+    configured = set(stores)
+    stores_out = [
+        per[k]
+        for k in sorted(per)
+        if not configured or k in configured or per[k]["dirty_total"] or per[k]["failed"]
+    ]
     return {
         "now": iso(now),
         "stores": stores_out,

@@ -1,6 +1,7 @@
 """Recording acknowledged callbacks: the receiver's hot path, one transaction per group of callbacks.
 
-For each callback: remember its webhook id (replay protection), then mark its ids dirty; a callback
+For each callback: remember its webhook id (replay protection), mark its ids dirty and log it in
+the event log (scope, store, ids, webhook id, time: one `events` row per id, no secret); a callback
 whose webhook id its store saw before — in the database, or earlier in the same group — writes
 nothing. A webhook id is remembered per store as the SHA-256 of the whole id (`webhook_digest`): two
 stores may send the same id, and ids of any length never collide.
@@ -29,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from workers.store.dirty import DIRTY_UPSERT, VERSION_BUMP
 from workers.store.engine import get_engine, postgres_url
+from workers.store.events import EVENT_INSERT
 from workers.store.state import WEBHOOK_INSERT, webhook_digest
 
 STATEMENT_TIMEOUT_MS = 8000  # under consumer.webhooks.group_commit's wait: a stuck statement fails, not hangs
@@ -42,11 +44,17 @@ class Callback:
     entity: str
     ids: tuple[int, ...]
     webhook_id: str | None = None
+    scope: str = ""  # for the event log: store/product/updated, …
 
     @cached_property
     def digest(self) -> str | None:
         """The webhook id's fixed-length digest, as `seen_webhooks` keeps it (None: no id)."""
         return webhook_digest(self.webhook_id) if self.webhook_id is not None else None
+
+    @property
+    def shown_id(self) -> str | None:
+        """The webhook id as the event log shows it (its first 128 characters)."""
+        return self.webhook_id[:128] if self.webhook_id is not None else None
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -85,9 +93,11 @@ class Recorder:
                     params = {"store_hash": cb.store_hash, "digest": cb.digest, "now": now}
                     if conn.execute(WEBHOOK_INSERT, params).first() is None:
                         seen.add(cb.key)
-            rows = _dirty_rows([cb for cb in callbacks if cb.key not in seen], now)
+            recorded = [cb for cb in callbacks if cb.key not in seen]
+            rows = _dirty_rows(recorded, now)
             if rows:
                 conn.execute(DIRTY_UPSERT, rows)
+                conn.execute(EVENT_INSERT, _event_rows(recorded, now))
         return seen
 
     def _write_postgres(self, callbacks: Sequence[Callback], now: float) -> set[tuple[str, str]]:
@@ -141,13 +151,31 @@ def _dirty_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any
     ]
 
 
+def _event_rows(callbacks: Iterable[Callback], now: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "store_hash": cb.store_hash,
+            "at": now,
+            "kind": "callback",
+            "entity": cb.entity,
+            "entity_id": int(i),
+            "ref": cb.shown_id,
+            "detail": json.dumps({"scope": cb.scope}, separators=(",", ":")),
+        }
+        for cb in callbacks
+        for i in dict.fromkeys(cb.ids)
+    ]
+
+
 # The group travels as one JSON parameter (one row per callback and id: webhook id's digest, store,
-# entity, id — cheaper to send than arrays). The (store, digest) pairs go in first; only rows of
-# callbacks whose pair was new (or that carry no id) are upserted, each key once and in key order (one
-# statement never touches a row twice; concurrent groups lock rows in the same order). Answers the
+# entity, id, scope, the webhook id as the event log shows it — cheaper to send than arrays). The
+# (store, digest) pairs go in first; only rows of callbacks whose pair was new (or that carry no id) are
+# upserted, each key once and in key order (one statement never touches a row twice; concurrent groups
+# lock rows in the same order), and logged in `events` (one row per callback and id). Answers the
 # (store, digest) pairs seen before.
 RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
-    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json) AS t(w text, s text, e text, i bigint)),"  # noqa: S608
+    "WITH cb AS (SELECT * FROM json_to_recordset(%(group)s::json)"  # noqa: S608
+    "   AS t(w text, s text, e text, i bigint, c text, r text)),"
     " fresh AS (INSERT INTO seen_webhooks (store_hash, digest, received_at)"
     "   SELECT DISTINCT s, w, %(now)s::float8 FROM cb WHERE w IS NOT NULL"
     "   ON CONFLICT (store_hash, digest) DO NOTHING RETURNING store_hash, digest),"
@@ -157,7 +185,10 @@ RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
     "   WHERE w IS NULL OR (s, w) IN (SELECT store_hash, digest FROM fresh)"
     "   ORDER BY s, e, i"
     "   ON CONFLICT (store_hash, entity, entity_id)"
-    f"   DO UPDATE SET {VERSION_BUMP})"
+    f"   DO UPDATE SET {VERSION_BUMP}),"
+    " logged AS (INSERT INTO events (store_hash, at, kind, entity, entity_id, ref, detail)"
+    "   SELECT s, %(now)s::float8, 'callback', e, i, r, json_build_object('scope', c) FROM cb"
+    "   WHERE w IS NULL OR (s, w) IN (SELECT store_hash, digest FROM fresh))"
     " SELECT DISTINCT s, w FROM cb"
     " WHERE w IS NOT NULL AND (s, w) NOT IN (SELECT store_hash, digest FROM fresh)"
 )
@@ -165,6 +196,8 @@ RECORD_POSTGRES = (  # VERSION_BUMP is a constant, no input (S608)
 
 def _postgres_params(callbacks: Sequence[Callback], now: float) -> dict[str, Any]:
     rows = [
-        {"w": cb.digest, "s": cb.store_hash, "e": cb.entity, "i": int(i)} for cb in callbacks for i in cb.ids
+        {"w": cb.digest, "s": cb.store_hash, "e": cb.entity, "i": int(i), "c": cb.scope, "r": cb.shown_id}
+        for cb in callbacks
+        for i in dict.fromkeys(cb.ids)
     ]
     return {"group": json.dumps(rows, separators=(",", ":")), "now": now}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from workers.store.engine import rowcount
 from workers.store.models import Ledger
 
 # --- ledger --------------------------------------------------------------------------------
@@ -106,3 +107,24 @@ def active_products_pushed_before(session: Session, store_hash: str, before: flo
             .distinct()
         )
     )
+
+
+def force_repush(
+    session: Session, store_hash: str, product_ids: Sequence[int] | None, fingerprint: str
+) -> int:
+    """Set the ledger fingerprint of these products' records (all the store's with None) to one no
+    record has, so the next flush pushes every one of them whole. Returns the rows changed."""
+    q = update(Ledger).where(Ledger.store_hash == store_hash)
+    if product_ids is None:
+        return rowcount(session.execute(q.values(fingerprint=fingerprint)))
+    ids, n = sorted({int(i) for i in product_ids}), 0
+    for start in range(0, len(ids), 500):
+        chunk = q.where(Ledger.product_id.in_(ids[start : start + 500]))
+        n += rowcount(session.execute(chunk.values(fingerprint=fingerprint)))
+    return n
+
+
+def active_products(session: Session, store_hash: str) -> set[int]:
+    """Products with a record Ometria holds as active (per the ledger)."""
+    q = select(Ledger.product_id).where(Ledger.store_hash == store_hash, Ledger.is_active.is_(True))
+    return {int(p) for p in session.scalars(q.distinct())}

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from workers.store.storage import get_engine
+from workers.store.storage import create_sqlite_folder, get_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -20,7 +20,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
-    """Idempotent; safe to call from several processes at once (PostgreSQL: advisory lock)."""
+    """Idempotent; safe to call from several processes at once (PostgreSQL: advisory lock). Creates
+    a SQLite file and its folder when missing (`bcsync db upgrade`, processes on start)."""
+    create_sqlite_folder(url)
     engine = get_engine(url)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:

@@ -13,6 +13,11 @@ from workers.domain.text import clean
 
 PRODUCT = "product"
 CATEGORY = "category"
+# storefront callbacks that name no product (issue 12): a worker turns them into dirty products
+VARIANT = "variant"  # a price-list record's variant: its product (workers.store.storefronts)
+PRICE_LIST = "pricelist"  # a price list changed as a whole: the products it prices
+TREE = "tree"  # a channel's category tree: the products in its categories
+METAFIELD = "metafield"  # a product whose metafields changed: read them again, then the product
 
 
 class Base(DeclarativeBase):
@@ -137,6 +142,29 @@ class StoreState(Base):
     last_push_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # Ometria accepted
     hooks_checked_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     hooks_inactive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # at that check
+    # who paused the store: "operator" (until resumed) or NULL/"configuration" (the flush, lifts at
+    # paused_until); see workers.store.pauses
+    pause_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    paused_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Event(Base):
+    """The event log (workers.store.events): one row per event and entity id; store-wide events
+    (pause, resume) have no entity. Kept EVENTS_RETENTION_DAYS."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    store_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    entity_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ref: Mapped[str | None] = mapped_column(String(128), nullable=True)  # webhook / batch / request / task id
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_events_entity", "store_hash", "entity", "entity_id", "at"),)
 
 
 class RateBudget(Base):
@@ -183,3 +211,46 @@ class AlertOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)
+
+
+class ProductMetafield(Base):
+    """A product's metafield of a configured namespace, as "<namespace>.<key>" -> value."""
+
+    __tablename__ = "product_metafields"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    metafield_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class VariantProduct(Base):
+    """Which product a variant (option or base) belongs to: price-list callbacks name variants."""
+
+    __tablename__ = "variant_products"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RollingResync(Base):
+    """Where a store's rolling resync is: the last product id of the lap so far, when the lap began
+    and how many products it has done, and the calls spent in the current hour."""
+
+    __tablename__ = "rolling_resync"
+    store_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    lap_started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    hour_started_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    hour_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class MetricTotal(Base):
+    """A worker-side counter's total since the database was created (workers.domain.tally): each
+    process adds its increments after each task, so the sum over every host only ever grows."""
+
+    __tablename__ = "metric_totals"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # sample name (…_total, …_bucket)
+    labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # JSON of sorted [name, value] pairs
+    value: Mapped[float] = mapped_column(Float, default=0.0)

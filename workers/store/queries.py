@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from workers.store import dirty, ledger, liveness, state
+from workers.store import dirty, events, ledger, liveness, state
 from workers.store.engine import session_scope
 from workers.store.failures import record_failure
 from workers.store.models import PRODUCT, Ledger
@@ -137,12 +137,13 @@ def prune_webhooks(url: str, older_than: float) -> int:
 WEBHOOK_IDS_KEPT = 3600.0  # seconds a webhook id is remembered (replay protection)
 
 
-def prune(url: str, now: float) -> int:
-    """The hourly clean-up: old liveness rows, and webhook ids older than WEBHOOK_IDS_KEPT.
-    Returns the webhook ids forgotten."""
+def prune(url: str, now: float, events_kept: float) -> int:
+    """The hourly clean-up: old liveness rows, webhook ids older than WEBHOOK_IDS_KEPT, events older
+    than `events_kept` seconds. Returns the webhook ids and events forgotten."""
     with session_scope(url) as s:
         liveness.prune(s, now)
-        return state.prune_webhooks(s, now - WEBHOOK_IDS_KEPT)
+        n = state.prune_webhooks(s, now - WEBHOOK_IDS_KEPT)
+        return n + events.prune_events(s, now - events_kept)
 
 
 BEAT_READ_TRIES = 3

@@ -12,7 +12,8 @@ This module gathers the store's parts under one import path (`from workers.store
   shared rate budget rows;
 - `failures.py`: the failed list (`record_failure` and what ops do with it);
 - `flushes.py`: the transactions `workers.sync` runs, one method each;
-- `queries.py`: the transactions the shells (tasks, beat, `bcsync`, admin, /metrics) run, by URL.
+- `queries.py`: the transactions the shells (tasks, beat, `bcsync`, admin, /metrics) run, by URL;
+- `totals.py`: the worker-side counter totals GET /metrics reads.
 Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zone traps.
 """
 
@@ -32,6 +33,7 @@ from workers.store.dirty import (
     claimable,
     clear_attempts,
     dirty_counts,
+    dirty_products,
     drop_dirty,
     give_back,
     held,
@@ -42,11 +44,21 @@ from workers.store.dirty import (
     schedule_flush,
     stores_with_work,
 )
-from workers.store.engine import get_engine, insert_for, ping, postgres_url, session_scope
+from workers.store.engine import (
+    create_sqlite_folder,
+    get_engine,
+    insert_for,
+    ping,
+    postgres_url,
+    session_scope,
+    sqlite_path,
+)
 from workers.store.failures import record_failure
 from workers.store.ledger import (
     LEDGER_UPSERT,
+    active_products,
     active_products_pushed_before,
+    force_repush,
     forget_records,
     ledger_for_products,
     products_in_categories,
@@ -55,13 +67,18 @@ from workers.store.ledger import (
 )
 from workers.store.models import (
     CATEGORY,
+    METAFIELD,
+    PRICE_LIST,
     PRODUCT,
+    TREE,
+    VARIANT,
     AlertOutbox,
     Base,
     BeatRun,
     CleanString,
     CleanText,
     Dirty,
+    Event,
     FailedTask,
     Heartbeat,
     Incident,
@@ -87,6 +104,10 @@ __all__ = [
     "AlertOutbox",
     "Incident",
     "CATEGORY",
+    "METAFIELD",
+    "PRICE_LIST",
+    "TREE",
+    "VARIANT",
     "CLAIMED_INSERT",
     "DIRTY_UPSERT",
     "LEDGER_UPSERT",
@@ -98,6 +119,7 @@ __all__ = [
     "CleanString",
     "CleanText",
     "Dirty",
+    "Event",
     "FailedTask",
     "Heartbeat",
     "Ledger",
@@ -105,7 +127,12 @@ __all__ = [
     "SeenWebhook",
     "Session",
     "StoreState",
+    "active_products",
     "active_products_pushed_before",
+    "create_sqlite_folder",
+    "dirty_products",
+    "force_repush",
+    "sqlite_path",
     "delete",
     "select",
     "update",

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from workers.domain.errors import SyncError
 from workers.store.engine import DatabaseError
 from workers.store.models import PRODUCT
+from workers.sync import journal
 from workers.sync.failure import fail, unclaim
-from workers.sync.fetch import fetch_all
+from workers.sync.fetch import FETCH_BATCH, fetch_all
 from workers.sync.push import record_refused
 
 if TYPE_CHECKING:
@@ -87,6 +88,9 @@ def flush_batch(sync: Syncer) -> FlushReport | None:
         ledger = sync.rows.ledger_for(ids)
         planned = sync.plan(products, gone, ledger)
         report.records = len(planned)
+        journal.batch_fetched(
+            sync.db, sync.store.store_hash, token, ids, present, planned, ledger, FETCH_BATCH
+        )
         report.pushed, report.requests, bad = sync.push(planned, token)
         report.failed = len(bad)
         record_refused(sync, bad)

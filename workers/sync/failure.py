@@ -56,7 +56,14 @@ def fail(sync: Syncer, token: str, ids: list[int], exc: SyncError, report: Flush
     v = sync.rows.fail(token, ids, lambda attempts: verdict(exc, attempts, now, tb))
     if v.action == "pause":
         report.retry_in = v.retry_in
-        log.error("store %s paused for %.0fs: %s", sh, CONFIG_PAUSE, report.error)
+        log.error(
+            "store %s paused for %.0fs: %s (the flush tries again by itself then; fix the configuration, "
+            "or `bcsync resume %s` to retry now)",
+            sh,
+            CONFIG_PAUSE,
+            report.error,
+            sh,
+        )
     elif v.action == "defer":
         report.retry_in = v.retry_in
         log.info(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from workers.sync import storefronts
 from workers.sync.batch import BATCH, FlushReport
 from workers.sync.failure import CONFIG_PAUSE, MAX_ATTEMPTS, backoff
 from workers.sync.fetch import FETCH_ATTEMPTS, FETCH_BATCH
@@ -30,6 +31,7 @@ from workers.sync.syncer import LOOKUP_TTL, Syncer
 def drain(syncer: Syncer, deadline: float, settle: bool = False) -> Iterator[FlushReport]:
     """Flush batch after batch until nothing is claimable or the deadline passes; with `settle`,
     also stop when what is left is still settling (the rest of a storm arriving meanwhile)."""
+    storefronts.expand(syncer)  # storefront callbacks; may mark categories (a tree changed), so first
     syncer.expand_categories()
     while time.time() < deadline:
         if settle and syncer.settle_time() > 0:

@@ -13,13 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from workers.clients.bigcommerce import BigCommerceClient
-from workers.domain.scopes import HANDLED_SCOPES  # the hooks registered: the scopes the receiver handles
+from workers.domain import scopes
+from workers.domain.scopes import HANDLED_SCOPES  # noqa: F401 — re-exported: the scopes registered
 from workers.settings import ConfigError, StoreConfig
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/bigcommerce"
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 — a header name, not a secret
+
+
+def scopes_for(store: StoreConfig | None = None) -> tuple[str, ...]:
+    """Every scope a store's hooks subscribe to: HANDLED_SCOPES, then the channel scopes of each of
+    its configured channels (channel 1 alone without a store)."""
+    return scopes.scopes_for(store.channel_ids if store is not None else (1,))
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def register_hooks(client: BigCommerceClient, store: StoreConfig, destination: s
         if hook.get("destination") == destination:
             existing.setdefault(str(hook.get("scope")), []).append(hook)
     out = []
-    for scope in HANDLED_SCOPES:
+    for scope in scopes_for(store):
         hooks = existing.get(scope, [])
         if not hooks:
             made = client.create_hook(scope, destination, headers=headers, is_active=True)
@@ -89,11 +96,13 @@ def revive_hooks(client: BigCommerceClient, store_hash: str = "") -> list[dict[s
     return revived
 
 
-def hook_coverage(hooks: list[dict[str, Any]], destination: str | None = None) -> list[HookAction]:
-    """Per handled scope: `ok` (an active hook), `inactive` (only deactivated ones) or `missing`.
-    With `destination`, only hooks pointing there count."""
+def hook_coverage(
+    hooks: list[dict[str, Any]], destination: str | None = None, store: StoreConfig | None = None
+) -> list[HookAction]:
+    """Per handled scope (`scopes_for(store)`): `ok` (an active hook), `inactive` (only deactivated
+    ones) or `missing`. With `destination`, only hooks pointing there count."""
     out = []
-    for scope in HANDLED_SCOPES:
+    for scope in scopes_for(store):
         mine = [
             h
             for h in hooks

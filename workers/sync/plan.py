@@ -3,10 +3,10 @@ deactivate gone products and variants that vanished from a product that remains 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from workers.domain.fingerprint import changed
-from workers.domain.mapping import MappingContext, deactivation, map_product
+from workers.domain.mapping import MappingContext, Prices, deactivation, map_product
 
 Planned = tuple[dict, str, int]  # (record, fingerprint, product id)
 
@@ -16,10 +16,14 @@ def plan(
     products: Sequence[dict],
     gone_ids: Iterable[int],
     ledger: dict[str, tuple[int, str]],
+    prices: Prices | None = None,
+    metafields: Mapping[int, Mapping[str, str]] | None = None,
 ) -> list[Planned]:
     """The records to push (record, fingerprint, product id): changed ones, plus deactivations
     of gone products and of variants that vanished from a product that remains. `ledger` is
-    {record id: (product id, fingerprint)} of what Ometria last accepted."""
+    {record id: (product id, fingerprint)} of what Ometria last accepted; `prices` the
+    price-list records and `metafields` the products' metafields (by product id) to map with."""
+    metafields = metafields or {}
     fps = {rid: fp for rid, (_pid, fp) in ledger.items()}
     by_product: dict[int, list[str]] = {}
     for rid, (pid, _fp) in ledger.items():
@@ -27,7 +31,7 @@ def plan(
     out: list[Planned] = []
     for product in products:
         pid = int(product["id"])
-        records = map_product(product, ctx)
+        records = map_product(product, ctx, prices, metafields.get(pid))
         live = {r["id"] for r in records}
         stale = [deactivation(rid) for rid in by_product.get(pid, ()) if rid not in live]
         out += [(r, fp, pid) for r, fp in changed([*records, *stale], fps)]

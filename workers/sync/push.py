@@ -7,9 +7,10 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from workers.clients.ometria import RecordTooLargeError
+from workers.clients.ometria import PushResult, RecordTooLargeError
 from workers.domain import retry
 from workers.domain.errors import PermanentError
+from workers.sync import journal
 from workers.sync.plan import Planned
 from workers.sync.retrying import call_with_retries
 
@@ -22,6 +23,7 @@ PUSH_BATCH = 100  # Ometria's limit: records per push
 PUSH_ATTEMPTS = retry.PUSH.attempts
 
 Refused = tuple[dict, int, str]  # (record, product id, error)
+REFUSED_LOCALLY = "refused locally, not sent"  # over Ometria's per-record limit: never reached Ometria
 
 
 def push(
@@ -35,6 +37,7 @@ def push(
     them and fetched them afresh — pushing ours would overwrite newer data with older).
     Returns (records pushed, requests, refused)."""
     pushed = requests = 0
+    sh = sync.store.store_hash
     bad: list[Refused] = []
     pending = [list(planned[i : i + PUSH_BATCH]) for i in range(0, len(planned), PUSH_BATCH)]
     while pending:
@@ -52,10 +55,23 @@ def push(
                 if not chunk:
                     continue
         try:
-            requests += send(sync, [r for r, _fp, _pid in chunk])
+            made, result = send(sync, [r for r, _fp, _pid in chunk])
+            requests += made
         except RecordTooLargeError as exc:  # refused before sending: set those records aside
             too_big = set(exc.record_ids)
-            bad += [(r, pid, str(exc)) for r, _fp, pid in chunk if r["id"] in too_big]
+            refused = [c for c in chunk if c[0]["id"] in too_big]
+            why = f"{REFUSED_LOCALLY}: {exc}"
+            bad += [(r, pid, why) for r, _fp, pid in refused]
+            journal.pushed(
+                sync.db,
+                sh,
+                refused,
+                request_id=None,
+                accepted=False,
+                batch=token,
+                error=why,
+                refused_locally=True,
+            )
             rest = [c for c in chunk if c[0]["id"] not in too_big]
             pending[:0] = [rest] if rest else []
             continue
@@ -63,21 +79,34 @@ def push(
             requests += 1
             if len(chunk) == 1:
                 bad.append((chunk[0][0], chunk[0][2], str(exc)))
+                journal.pushed(
+                    sync.db, sh, chunk, request_id=None, accepted=False, batch=token, error=str(exc)
+                )
                 continue
             half = len(chunk) // 2
             pending[:0] = [chunk[:half], chunk[half:]]
             continue
         pushed += len(chunk)
         record(sync, chunk)
+        journal.pushed(
+            sync.db,
+            sh,
+            chunk,
+            request_id=result.request_id,
+            accepted=True,
+            accepted_count=result.accepted,
+            rejected_count=result.rejected,
+            batch=token,
+        )
     return pushed, requests, bad
 
 
-def send(sync: Syncer, records: list[dict]) -> int:
+def send(sync: Syncer, records: list[dict]) -> tuple[int, PushResult]:
     """One push, retried in place by `retry.PUSH` on 429/5xx/timeouts so that Ometria's hiccups do
-    not cost the batch (and a second BigCommerce fetch). Returns the requests made. (A 429 also
-    paused the shared budget: the next try's acquire() waits for that too.)"""
-    _result, tries = call_with_retries(retry.PUSH, lambda: sync.ometria.push(records))
-    return tries
+    not cost the batch (and a second BigCommerce fetch). Returns (requests made, Ometria's answer).
+    (A 429 also paused the shared budget: the next try's acquire() waits for that too.)"""
+    result, tries = call_with_retries(retry.PUSH, lambda: sync.ometria.push(records))
+    return tries, result
 
 
 def record(sync: Syncer, chunk: Sequence[Planned]) -> None:
@@ -94,4 +123,8 @@ def record(sync: Syncer, chunk: Sequence[Planned]) -> None:
 def record_refused(sync: Syncer, bad: Sequence[Refused]) -> None:
     """Records Ometria refused for good go to the failed list, one entry each."""
     for rec, pid, error in bad:
-        sync.rows.record_refused(rec["id"], pid, f"Ometria refused record {rec['id']}: {error}")
+        if error.startswith(REFUSED_LOCALLY):
+            message = f"record {rec['id']} {error}"
+        else:
+            message = f"Ometria refused record {rec['id']}: {error}"
+        sync.rows.record_refused(rec["id"], pid, message)

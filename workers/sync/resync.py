@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from workers.store.models import PRODUCT
+from workers.sync import storefronts
 from workers.sync.push import record_refused
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def resync_all(
     report = ResyncReport(dry_run=dry_run)
     started = time.time()
     seen: set[int] = set()
+    storefronts.load_metafields(sync)  # the metafields table is what the pages are mapped with
     for page in sync.bc.iter_product_pages():
         fetched_at = time.time()
         report.pages += 1

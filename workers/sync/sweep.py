@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from workers.sync import storefronts
+
 if TYPE_CHECKING:
     from workers.sync.syncer import Syncer
 
@@ -22,5 +24,6 @@ def sweep_modified(sync: Syncer, overlap: float = 120.0) -> int:
     marked = 0
     for page in sync.bc.iter_product_pages(date_modified_min=stamp, include="", include_fields="id"):
         marked += sync.rows.mark([int(p["id"]) for p in page], "sweep")
+    marked += storefronts.sweep_metafields(sync, stamp)  # metafields fire no product callback either
     sync.rows.set_sweep_watermark(started)
     return marked

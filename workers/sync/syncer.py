@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.clients.budget import bigcommerce_budget, ometria_budget
 from workers.clients.ometria import OmetriaClient
-from workers.domain.mapping import MappingContext, default_store_id, missing_names
+from workers.domain.mapping import MappingContext, Prices, missing_names
 from workers.settings import Settings, StoreConfig
 from workers.store.flushes import FlushStore
-from workers.sync import batch, categories, plan, push, resync, sweep
+from workers.sync import batch, categories, plan, push, resync, rolling, storefronts, sweep
 from workers.sync.batch import FlushReport
 from workers.sync.resync import ResyncReport
 
@@ -44,6 +44,7 @@ class Syncer:
         self._ctx: MappingContext | None = None
         self._ctx_at = 0.0
         self._children: dict[int, list[int]] = {}
+        self._lookups: dict = {}
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -53,29 +54,44 @@ class Syncer:
         rebuilds its copy whenever another one refreshed the cache."""
         now = time.time()
         cached, cached_at = self.rows.lookups()
-        if refresh or not cached or now - cached_at > LOOKUP_TTL or "children" not in cached:
+        stale = not cached or "children" not in cached or "channels" not in cached
+        if refresh or stale or now - cached_at > LOOKUP_TTL:
             tree = self.bc.category_tree()
+            currency = self.bc.currency()
+            storefront = storefronts.fetch_lookups(self.bc, self.store, tree, currency)
             cached = {
                 "categories": {str(k): v for k, v in tree.names.items()},
                 "children": {str(k): v for k, v in tree.children.items()},
                 "brands": {str(k): v for k, v in self.bc.brand_names().items()},
-                "site_url": self.bc.site_url(self.store.channel_id),
-                "currency": self.bc.currency(),
+                "site_url": storefront["channels"][0]["site_url"],
+                "currency": currency,
+                **storefront,
             }
             cached_at = now
             self.rows.save_lookups(cached, cached_at)
         if self._ctx is None or cached_at != self._ctx_at:
-            site_url = str(cached["site_url"]).rstrip("/")
-            self._ctx = MappingContext(
-                currency=cached["currency"],
-                site_url=site_url,
-                store_id=self.store.ometria_store_id or default_store_id(site_url),
-                category_names={int(k): v for k, v in cached["categories"].items()},
-                brand_names={int(k): v for k, v in cached["brands"].items()},
-            )
+            assert cached is not None  # fetched above when there was none
+            self._ctx = storefronts.build_context(cached, self.store)
+            self._lookups = dict(cached)
             self._children = {int(k): [int(c) for c in v] for k, v in cached["children"].items()}
             self._ctx_at = cached_at
         return self._ctx
+
+    def lookups(self) -> dict:
+        """The cached lookups as last loaded (JSON-able), loading them first if needed."""
+        self.context()
+        return self._lookups
+
+    def extras(self, products: Sequence[dict]) -> tuple[Prices, dict[int, dict[str, str]]]:
+        """What mapping these products needs beyond them: the price-list records of the lists in
+        use (per list, one call per 250 products, never per product) and their metafields (from
+        the database); also remembers whose each variant is (price-list callbacks name variants)."""
+        ids = [int(p["id"]) for p in products]
+        prices = storefronts.fetch_prices(self.bc, self.context(), ids) if ids else {}
+        metafields = self.rows.record_variants(
+            storefronts.variant_pairs(products), ids if self.store.metafield_namespaces else []
+        )
+        return prices, metafields
 
     def children(self, refresh: bool = False) -> dict[int, list[int]]:
         """The category tree as {category id: child ids}, from the same cache as `context`."""
@@ -95,7 +111,9 @@ class Syncer:
         self, products: Sequence[dict], gone_ids: Iterable[int], ledger: dict[str, tuple[int, str]]
     ) -> list[tuple[dict, str, int]]:
         """The records to push (record, fingerprint, product id): see `workers.sync.plan`."""
-        return plan.plan(self.context(), products, gone_ids, ledger)
+        ctx = self.context()
+        prices, metafields = self.extras(products)
+        return plan.plan(ctx, products, gone_ids, ledger, prices, metafields)
 
     def push(
         self, planned: Sequence[tuple[dict, str, int]], token: str | None = None
@@ -124,6 +142,10 @@ class Syncer:
     ) -> ResyncReport:
         """Stream the whole catalogue and push only what changed: see `workers.sync.resync`."""
         return resync.resync_all(self, dry_run=dry_run, progress=progress)
+
+    def rolling_step(self, now: float | None = None) -> rolling.RollingReport:
+        """One tick of the rolling resync: see `workers.sync.rolling`."""
+        return rolling.rolling_step(self, now)
 
     def sweep_modified(self, overlap: float = 120.0) -> int:
         """Mark dirty what the store modified since the last sweep: see `workers.sync.sweep`."""

@@ -19,7 +19,7 @@ from typing import Any
 from workers.domain.fingerprint import canonical_json
 from workers.domain.ids import product_of
 from workers.domain.mapping import map_product
-from workers.store import queries
+from workers.store import queries, support
 from workers.sync.flush import BATCH, Syncer
 
 MISSING = "missing"
@@ -44,6 +44,10 @@ class VerifyReport:
     records: int = 0  # records the mapping gives for them
     ometria_records: int = 0  # Ometria records considered
     drift: list[Drift] = field(default_factory=list)
+    # products with changes still waiting to be flushed (dirty rows): their differences are pending
+    # work, not drift, and are not in `drift`
+    pending: list[int] = field(default_factory=list)
+    pending_records: int = 0
 
     @property
     def drifting_products(self) -> list[int]:
@@ -101,12 +105,13 @@ def verify(
         report.ometria_records += 1
     seen: set[int] = set()
     for page in _store_pages(syncer, wanted):
+        prices, metafields = syncer.extras(page)  # price lists and metafields, as a flush maps them
         for product in page:
             pid = int(product["id"])
             seen.add(pid)
             report.products += 1
             theirs = held.get(pid, {})
-            records = map_product(product, ctx)
+            records = map_product(product, ctx, prices, metafields.get(pid))
             report.records += len(records)
             live = set()
             for record in records:
@@ -131,6 +136,12 @@ def verify(
             for rid, item in sorted(held[pid].items())
             if item.get("is_active")
         ]
+    if report.drift:
+        dirty = support.dirty_products(syncer.db, report.store, report.drifting_products)
+        if dirty:
+            report.pending = sorted(dirty)
+            report.pending_records = sum(1 for d in report.drift if d.product_id in dirty)
+            report.drift = [d for d in report.drift if d.product_id not in dirty]
     return report
 
 

@@ -26,6 +26,9 @@ def _quiet_the_warning_about_an_explicit_setting(**_: object) -> None:
         message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
         category=CPendingDeprecationWarning,
     )
+    from workers.ops.observability import demote_routine_logs
+
+    demote_routine_logs()  # a flush that did nothing: "Task … succeeded" at DEBUG
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -84,6 +87,7 @@ def make_celery(settings: Settings) -> Celery:
                 "schedule": settings.errors_seconds,
             },
             "prune": {"task": "workers.tasks.prune", "schedule": 3600.0},
+            "rolling-resync": {"task": "workers.tasks.rolling_resync", "schedule": 60.0},
             "nightly-resync": {"task": "workers.tasks.resync_all", "schedule": crontab(hour=3, minute=17)},
         },
     )

@@ -12,15 +12,16 @@ import time
 from typing import Any
 
 from celery import Task
-from celery.signals import beat_init, worker_process_init, worker_shutting_down
+from celery.signals import beat_init, task_postrun, worker_process_init, worker_shutting_down
 
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.domain import retry
 from workers.domain.errors import SyncError
 from workers.domain.ids import product_of
 from workers.domain.text import clean
+from workers.ops.observability import record_flush
 from workers.settings import get_settings
-from workers.store import queries
+from workers.store import pauses, queries, support
 from workers.store.migrate import upgrade
 from workers.sync.flush import Syncer, backoff, drain
 from workers.sync.hooks import revive_hooks
@@ -51,6 +52,14 @@ def _stop_between_batches(**_kw: object) -> None:
 
 def _stopping() -> bool:
     return _shutting_down or _STOP[0] == 1
+
+
+@task_postrun.connect
+def _save_metrics(**_kw: object) -> None:
+    """After every task: this process's metric increments into the database totals (/metrics)."""
+    from workers.ops.observability import persist_tally
+
+    persist_tally(get_settings().database_url)
 
 
 @worker_process_init.connect
@@ -98,16 +107,31 @@ class SyncTask(Task):
 @app.task(base=SyncTask, name="workers.tasks.flush_store")
 def flush_store(store_hash: str) -> dict:
     sync = syncer(store_hash)
+    state = support.pause_state(sync.db, store_hash)
+    if (
+        state["pause_kind"] == pauses.OPERATOR and state["paused_until"] > 0
+    ):  # until `bcsync resume`, which wakes a flush; the sweep leaves the store alone
+        return {"paused": "until resumed"}
     paused = sync.paused()
-    if paused > 0:
-        flush_store.apply_async(args=[store_hash], countdown=paused)
+    if paused > 0:  # a configuration pause: one flush when it lifts, not one per wake-up meanwhile
+        due = queries.schedule_flush(sync.db, store_hash, time.time() + paused)
+        if due:
+            flush_store.apply_async(args=[store_hash], countdown=paused)
         return {"paused": paused}
     if _defer_while_settling(sync, store_hash):
         return {"settling": True}
     deadline = time.time() + DRAIN_SECONDS
     totals = {"batches": 0, "claimed": 0, "pushed": 0, "requests": 0, "failed": 0}
     more = False
+    started = time.monotonic()
     for report in drain(sync, deadline, settle=True):
+        record_flush(
+            store_hash,
+            ok=report.error is None,
+            products=report.claimed,
+            records=report.pushed,
+            seconds=time.monotonic() - started,
+        )
         totals["batches"] += 1
         for key in ("claimed", "pushed", "requests", "failed"):
             totals[key] += getattr(report, key)
@@ -119,6 +143,7 @@ def flush_store(store_hash: str) -> dict:
         if _stopping():
             break
         more = True
+        started = time.monotonic()
     if _stopping() or _defer_while_settling(sync, store_hash):
         return totals
     if more and time.time() >= deadline:
@@ -148,7 +173,12 @@ def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
 @app.task(base=SyncTask, name="workers.tasks.sweep_dirty")
 def sweep_dirty() -> list[str]:
     """Flush every store that has claimable dirty rows (wake-ups lost or delayed land here)."""
-    stores = [h for h in queries.stores_with_work(get_settings().database_url) if h in get_settings().stores]
+    held = support.operator_paused(get_settings().database_url)
+    stores = [
+        h
+        for h in queries.stores_with_work(get_settings().database_url)
+        if h in get_settings().stores and h not in held
+    ]
     for store_hash in stores:
         flush_store.delay(store_hash)
     return stores
@@ -168,10 +198,41 @@ def reconcile_modified() -> dict[str, int]:
     return out
 
 
+@app.task(base=SyncTask, name="workers.tasks.rolling_resync")
+def rolling_resync() -> dict[str, int]:
+    """One tick of every store's rolling resync (workers.sync.rolling); a paused store waits."""
+    out = {}
+    for store_hash in get_settings().stores:
+        sync = syncer(store_hash)
+        if sync.paused():
+            continue
+        try:
+            out[store_hash] = sync.rolling_step().products
+        except SyncError as exc:
+            log.warning("rolling resync of store %s failed: %s", store_hash, exc)
+    return out
+
+
 @app.task(base=SyncTask, name="workers.tasks.resync_all")
-def resync_all(store_hash: str | None = None, dry_run: bool = False) -> dict[str, dict]:
+def resync_all(store_hash: str | None = None, dry_run: bool = False, force: bool = False) -> dict[str, dict]:
+    from workers.sync.repair import force_all, preview_all
+
     out = {}
     for sh in [store_hash] if store_hash else list(get_settings().stores):
+        if dry_run:  # what would be pushed, field by field, in the worker's log; nothing is pushed
+            preview = preview_all(syncer(sh), force=force, limit=20)
+            for change in preview.changes:
+                log.info(
+                    "dry run, store %s: would push %s (%s): %s",
+                    sh,
+                    change.record_id,
+                    change.change,
+                    {k: {"old": a, "new": b} for k, (a, b) in change.fields.items()},
+                )
+            out[sh] = {"dry_run": True, "products": preview.products, "records": preview.total}
+            continue
+        if force:
+            force_all(syncer(sh))
         report = syncer(sh).resync_all(dry_run=dry_run)
         out[sh] = {k: v for k, v in vars(report).items() if k != "samples"}
         if report.pushed and not dry_run:
@@ -230,7 +291,9 @@ def validation_error(err: dict) -> queries.ValidationError:
 
 @app.task(base=SyncTask, name="workers.tasks.prune")
 def prune() -> int:
-    return queries.prune(get_settings().database_url, time.time())
+    """Forget webhook ids after an hour, and events after EVENTS_RETENTION_DAYS."""
+    settings = get_settings()
+    return queries.prune(settings.database_url, time.time(), settings.events_retention_days * 86400)
 
 
 __all__ = [
