@@ -478,6 +478,19 @@ def storefronts_rows(r: dict[str, Any]) -> list[Row]:
                 _verdict(storm["ometria_requests"] <= 1.1 * storm["ometria_minimum"]),
             ),
         ]
+    two = r.get("two_stores")
+    if two:
+        rows.append(
+            (
+                name,
+                "two stores: healthy store's quiescence beside one with a revoked Ometria key",
+                f"x{two['ratio']:.2f}",
+                f"{two['beside_revoked_seconds']:.1f} s vs {two['alone_seconds']:.1f} s alone "
+                f"({two['products']:,} products); the other account changed {two['b_records_changed']}",
+                "<= x1.20",
+                _verdict(two["ratio"] <= 1.2 and two["b_records_changed"] == 0),
+            )
+        )
     rolling = (storm or {}).get("rolling")
     if rolling:
         rows.append(

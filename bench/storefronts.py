@@ -8,7 +8,12 @@ variants and conversion for the rest):
   records of some of them), each change's callbacks read by the receiver's own parser
   (consumer.webhooks.callbacks) and recorded as the receiver would, then flushed by an in-process
   Syncer (SQLite) until nothing is dirty. BigCommerce calls <= 1.25 x ceil(M/250) x (1 + price
-  lists in use) + the lookups; Ometria requests <= 1.1 x ceil(changed records / 100)."""
+  lists in use) + the lookups; Ometria requests <= 1.1 x ceil(changed records / 100);
+- an hour of the rolling resync (a tick a minute, 6 h lap) as a share of the Standard quota;
+- two stores on one BigCommerce and one Ometria host, one Syncer thread each: the healthy store's
+  quiescence beside a store whose Ometria key is revoked, against its quiescence alone (<= x1.2).
+
+`.venv/bin/python -m bench storefronts [--quick]` runs this section alone."""
 
 from __future__ import annotations
 
@@ -81,6 +86,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "price_records": len(prices),
         "mapping_per_s": round(best),
         "storm": storm(quick),
+        "two_stores": two_stores(quick),
     }
 
 
@@ -235,5 +241,117 @@ def storm(quick: bool = False) -> dict[str, Any]:
         f"BigCommerce {calls} calls ({lookups} lookups; bound {out['bc_bound']:.0f}), "
         f"Ometria {out['ometria_requests']} requests for "
         f"{changed:,} changed records (minimum {out['ometria_minimum']}) in {seconds:.1f} s"
+    )
+    return out
+
+
+def two_stores(quick: bool = False) -> dict[str, Any]:
+    """Two stores behind one BigCommerce and one Ometria host, one Syncer thread each (two workers):
+    the first store's storm flushed alone, then again while the second store's Ometria key is
+    revoked and its own changes fail. The healthy store's time to quiescence beside its time alone
+    (issue 12: within 20 %), each account checked against its own store."""
+    import threading
+
+    from consumer.webhooks.callbacks import change_for, parse_envelope
+    from sandbox.multi import start_multi_sandbox
+    from workers import settings as S
+    from workers.store import storage
+    from workers.store.migrate import upgrade
+    from workers.sync.flush import Syncer, drain
+
+    size_a, size_b, changed = (600, 300, 300) if quick else (3_000, 1_500, 1_500)
+    var = work_dir("storefronts-two")
+    db = f"sqlite:///{var / 'bcsync.db'}"
+    upgrade(db)
+    multi = start_multi_sandbox(
+        {
+            "storea": {"products": size_a, "seed": 3, "channels": 2, "channel_currencies": {2: "EUR"},
+                       "price_lists": 2},
+            "storeb": {"products": size_b, "seed": 4},
+        },
+        plan="unlimited",
+        currency="GBP",
+    )  # fmt: skip
+    try:
+        stores = {
+            sh: S.StoreConfig(
+                store_hash=sh,
+                access_token=multi[sh].access_token,
+                webhook_secret=multi[sh].webhook_secret,
+                api_url=multi.bc_url,
+                ometria_api_key=multi[sh].ometria_key,
+                ometria_api_url=multi.ometria_url,
+                ometria_push_rate=50,
+                channel_ids=(1, 2) if sh == "storea" else (1,),
+            )
+            for sh in ("storea", "storeb")
+        }
+        settings = S.Settings(stores=stores, database_url=db, broker_url="filesystem://", var_dir=var)
+        syncers = {sh: Syncer(settings, store, lease_seconds=120) for sh, store in stores.items()}
+        say(f"storefronts two stores: first load of {size_a:,} + {size_b:,} products")
+        for syncer in syncers.values():
+            syncer.resync_all()
+
+        def change(sh: str, ids: list[int], bump: float) -> None:
+            store = multi[sh].store
+            with storage.session_scope(db) as s:
+                for pid in ids:
+                    price = round(float(store.get_product(pid, [])["price"]) + bump, 2)
+                    result = store.apply(
+                        {"op": "update_product", "product_id": pid, "fields": {"price": price}}
+                    )
+                    for e in result.events:
+                        found = change_for(parse_envelope({"scope": e["scope"], "producer": f"stores/{sh}",
+                                                           "data": e["data"]}))  # fmt: skip
+                        if found is not None:
+                            storage.mark_dirty(s, sh, found.entity, found.ids)
+
+        def dirty(sh: str) -> int:
+            with storage.session_scope(db) as s:
+                return sum(n for (store_hash, _e), n in storage.dirty_counts(s).items() if store_hash == sh)
+
+        def quiesce(sh: str) -> float:
+            started = time.monotonic()
+            while dirty(sh):
+                list(drain(syncers[sh], time.time() + 600))
+            return time.monotonic() - started
+
+        ids_a = multi["storea"].store.product_ids()[:changed]
+        change("storea", ids_a, 1.0)
+        alone = quiesce("storea")
+        multi.client("storeb").ometria_config(api_key="revoked")
+        b_before = multi.client("storeb").records()
+        change("storea", ids_a, 1.0)
+        change("storeb", multi["storeb"].store.product_ids()[: changed // 2], 1.0)
+        stop = threading.Event()
+
+        def unhealthy() -> None:
+            while not stop.is_set():
+                if not syncers["storeb"].paused():
+                    list(drain(syncers["storeb"], time.time() + 60))
+                stop.wait(0.2)
+
+        thread = threading.Thread(target=unhealthy, daemon=True)
+        thread.start()
+        beside = quiesce("storea")
+        stop.set()
+        thread.join(30)
+        a_records = multi.client("storea").records()
+        crossed = sum(1 for rid, r in multi.client("storeb").records().items() if b_before.get(rid) != r)
+        a_stores = {x["store"] for r in a_records.values() for x in r.get("listings") or ()}
+    finally:
+        multi.stop()
+    out = {
+        "products": changed,
+        "alone_seconds": round(alone, 2),
+        "beside_revoked_seconds": round(beside, 2),
+        "ratio": round(beside / max(alone, 1e-9), 3),
+        "b_paused": True,
+        "b_records_changed": crossed,
+        "a_listing_stores": sorted(a_stores),
+    }
+    say(
+        f"storefronts two stores: {changed:,} products quiet in {alone:.1f} s alone, {beside:.1f} s beside a "
+        f"store with a revoked key (x{out['ratio']}); that store's account changed {crossed} record(s)"
     )
     return out

@@ -16,7 +16,10 @@ single-process gunicorns and nginx, forwards SIGTERM/SIGINT (graceful stop of al
 and exits when any of them exits, stopping the others.
 
 Environment: PORT (5000), WEB_CONCURRENCY (2 gunicorn processes), WEB_THREADS (4 threads each),
-BCSYNC_VAR_DIR (var). Standard library only: it runs before anything else is known to work.
+BCSYNC_VAR_DIR (var). The gunicorns get TRUSTED_PROXIES=1 unless it is set (to count a load balancer in
+front of this nginx too): nginx sets X-Forwarded-For and X-Real-IP, so the app sees the client's
+address (the admin's sign-in throttle counts per client), not 127.0.0.1.
+Standard library only: it runs before anything else is known to work.
 """
 
 from __future__ import annotations
@@ -141,6 +144,14 @@ def gunicorn_argv(fd: int) -> list[str]:
     ]
 
 
+def gunicorn_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The gunicorns' environment: ours, plus the one proxy (this nginx) their app may believe."""
+    env = dict(environ)
+    if not env.get("TRUSTED_PROXIES", "").strip():
+        env["TRUSTED_PROXIES"] = "1"
+    return env
+
+
 class Web:
     def __init__(self) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -154,7 +165,7 @@ class Web:
         listeners = [loopback_listener() for _ in range(env_int("WEB_CONCURRENCY", 2))]
         upstreams = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in listeners]
         conf = render_nginx_conf(run_dir, port, upstreams)
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_folder(run_dir))}
+        env = {**gunicorn_env(os.environ), "PROMETHEUS_MULTIPROC_DIR": str(metrics_folder(run_dir))}
         for i, sock in enumerate(listeners, 1):
             self.procs[f"gunicorn-{i}"] = subprocess.Popen(
                 gunicorn_argv(sock.fileno()), pass_fds=[sock.fileno()], env=env

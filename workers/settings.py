@@ -50,6 +50,7 @@ SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
 SANDBOX_OMETRIA_KEY = "sandbox-ometria-key"
 SANDBOX_BC_PORT = 5101
 SANDBOX_OMETRIA_PORT = 5102
+ADMIN_TOKEN_MIN_LENGTH = 32  # characters: a guess must be hopeless even without the throttle
 
 
 class ConfigError(RuntimeError):
@@ -126,7 +127,8 @@ class Settings:
     alert_webhook_url: str = ""  # where incident and recovery messages are POSTed (JSON)
     sandbox: bool = False
     var_dir: Path = field(default=VAR_DIR)
-    public_url: str = ""  # this service's https base URL (bcsync hooks register, doctor)
+    public_url: str = ""  # this service's https base URL (bcsync hooks register, doctor, admin redirects)
+    trusted_proxies: int = 0  # reverse proxies in front of the web process whose X-Forwarded-* to believe
     log_level: str = "INFO"
     sentry_environment: str = "production"
     # prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR when it is imported; Settings built in
@@ -167,6 +169,23 @@ def _whole(value: Any) -> Any:
         return int(_text(value))
     except (TypeError, ValueError):
         raise ValueError("not a whole number") from None
+
+
+def _public_url(value: Any) -> Any:
+    """Empty, or an http(s) URL with a host and no query or fragment; kept without a trailing slash."""
+    text = _text(value)
+    if not text:
+        return ""
+    if not isinstance(text, str):
+        raise ValueError("not a URL")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("must be an http(s) URL such as https://sync.example.com")
+    return text.rstrip("/")
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+PublicUrl = Annotated[str, BeforeValidator(_public_url)]
 
 
 def _positive(value: Any) -> Any:
@@ -233,7 +252,6 @@ def _names(value: Any) -> Any:
     return tuple(p.strip() for p in str(_text(value) or "").split(",") if p.strip())
 
 
-Text = Annotated[str, BeforeValidator(_text)]
 PositiveNumber = Annotated[float, BeforeValidator(_positive)]
 Port = Annotated[int, BeforeValidator(_port)]
 DatabaseUrl = Annotated[str, BeforeValidator(_database_url)]
@@ -298,8 +316,15 @@ class Environment(BaseSettings):
     SENTRY_DSN: Text = Field("", description="error reporting (secrets scrubbed)")
     SENTRY_ENVIRONMENT: Text = Field("production", description="Sentry's environment tag")
     LOG_LEVEL: Text = Field("INFO", description="log level when nothing else configured logging")
-    PUBLIC_URL: Text = Field(
-        "", description="this service's https base URL (https://sync.example.com), for bcsync hooks register"
+    PUBLIC_URL: PublicUrl = Field(
+        "", description="this service's https base URL: bcsync hooks register, the admin page's redirects"
+    )
+    TRUSTED_PROXIES: Whole = Field(
+        0,
+        ge=0,
+        le=5,
+        description="reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed "
+        "(infra/web.py sets 1 for its nginx; 0: none, the peer address is the client)",
     )
     EVENTS_RETENTION_DAYS: PositiveNumber = Field(
         7.0, description="days the event log (bcsync events) keeps each event before pruning"
@@ -510,7 +535,7 @@ def load_settings() -> Settings:
         stores = {SANDBOX_STORE_HASH: _store_from_env(env, SANDBOX_STORE_HASH, sandbox=True)}
     if not sandbox:
         warn_about_api_urls(stores, from_file=bool(env.STORES_FILE))
-    return Settings(
+    settings = Settings(
         stores=stores,
         database_url=env.DATABASE_URL or default_database_url(var_dir),
         broker_url=env.CELERY_BROKER_URL or default_broker_url(),
@@ -532,12 +557,27 @@ def load_settings() -> Settings:
         sandbox=sandbox,
         var_dir=var_dir,
         public_url=env.PUBLIC_URL,
+        trusted_proxies=env.TRUSTED_PROXIES,
         events_retention_days=env.EVENTS_RETENTION_DAYS,
         database_url_named=bool(env.DATABASE_URL),
         log_level=env.LOG_LEVEL,
         sentry_environment=env.SENTRY_ENVIRONMENT,
-        prometheus_multiproc_dir=env.PROMETHEUS_MULTIPROC_DIR,
+        # from the process's environment only, as prometheus_client reads it (a .env never reaches it)
+        prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip(),
     )
+    check_admin_token(settings)
+    return settings
+
+
+def check_admin_token(settings: Settings) -> None:
+    """An admin token, when set, is long enough that guessing it is hopeless (never shown here)."""
+    token = settings.admin_token
+    if token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"ADMIN_TOKEN is {len(token)} characters long; it must have at least {ADMIN_TOKEN_MIN_LENGTH} "
+            "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+            "or leave it unset to disable the admin page"
+        )
 
 
 _warned: set[str] = set()
@@ -551,8 +591,8 @@ def _warn_once(key: str, message: str, *args: Any) -> None:
 
 def _note_ignored_dotenv() -> None:
     """Say (once) that a .env in the current directory is not the one read."""
-    here = Path.cwd() / ".env"
     try:
+        here = Path.cwd() / ".env"
         ignored = here.is_file() and here.resolve() != env_file_path().resolve()
     except OSError:
         return

@@ -28,7 +28,7 @@ from workers.store.storage import (
     session_scope,
 )
 
-ADMIN_TOKEN = "admin-token-9f2c61d4e8b7a5"
+ADMIN_TOKEN = "admin-token-9f2c61d4e8b7a5-5c0e7f31a2d4"
 STORE = StoreConfig(
     store_hash="shop1",
     access_token="bc-token-3b9e77",
@@ -187,9 +187,9 @@ def test_login_with_a_wrong_token_is_refused(admin: Admin) -> None:
 def test_a_forged_or_foreign_cookie_is_not_a_session(admin: Admin, tmp_path: Path) -> None:
     admin.client.set_cookie(COOKIE, "eyJjc3JmIjoieCJ9.forged.sig", path="/admin")
     assert admin.client.get("/admin/").status_code == 401
-    other = make_app(tmp_path / "other", admin_token="another-admin-token-1234")
+    other = make_app(tmp_path / "other", admin_token="another-admin-token-1234-8d1f6b0c9e27a4")
     other_client = other.test_client()
-    other_client.post("/admin/login", data={"token": "another-admin-token-1234"})
+    other_client.post("/admin/login", data={"token": "another-admin-token-1234-8d1f6b0c9e27a4"})
     foreign = other_client.get_cookie(COOKIE, path="/admin")
     assert foreign is not None
     admin.client.set_cookie(COOKIE, foreign.value, path="/admin")  # signed with another token's key
@@ -334,7 +334,8 @@ def test_page_shows_status_and_failed_entries_escaped(admin: Admin) -> None:
     html = admin.client.get("/admin/").get_data(as_text=True)
     assert f'id="failed-{entry}"' in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
-    assert csrf in html
+    assert 'name="csrf" value="' in html  # Flask-WTF signs a fresh timestamp into each page's token
+    assert admin.client.post(f"/admin/failed/{entry}/discard", data={"csrf": csrf}).status_code == 303
     resp = admin.client.get("/admin/")
     assert resp.headers["Cache-Control"] == "no-store"
     assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]

@@ -468,8 +468,8 @@ def test_storefront_token_create(env: Env) -> None:
 
 def test_doctor_green_then_red(env: Env) -> None:
     env.ok("hooks", "register", "--destination", "https://sync.example.com/webhooks/bigcommerce")
-    out = env.ok("doctor", ADMIN_TOKEN="admin-secret-token-77")
-    assert "all checks passed" in out and "admin-secret-token-77" not in out
+    out = env.ok("doctor", ADMIN_TOKEN="admin-secret-token-77-4e9a0c2b6d8f13")
+    assert "all checks passed" in out and "admin-secret-token-77-4e9a0c2b6d8f13" not in out
     for name in (
         "database",
         "broker",

@@ -153,7 +153,7 @@ def test_an_api_url_off_the_official_host_is_warned_about_once(tmp_path: Path, s
     assert sandbox.bc_url not in proc.stderr and sandbox.access_token not in proc.stderr
     # the sandbox itself (no store hash) is not warned about
     sandbox_env = _clean_environ(tmp_path, BCSYNC_ENV_FILE=str(tmp_path / "absent.env"))
-    quiet = _bcsync(tmp_path, sandbox_env, "status", "--json")
+    quiet = _bcsync(tmp_path, sandbox_env, "db", "upgrade")
     assert quiet.returncode == 0, quiet.stderr
     assert "API_URL" not in quiet.stderr
 

@@ -4,8 +4,9 @@ on PostgreSQL + Redis, `bcsync` as a subprocess, and a local HTTP server as ALER
 Stopping the worker makes `bcsync status`, `bcsync doctor`, the admin page and `/metrics` say
 unhealthy within the threshold (3 × BCSYNC_HEARTBEAT_SECONDS) and sends exactly one alert (beat
 is the one that notices); restarting it clears everything and sends exactly one recovery. The same
-for beat (the worker's heartbeat thread notices). The rest: the pure rules of workers.domain.health,
-incidents by compare-and-set under concurrent evaluators, delivery retried after a failing receiver.
+for beat (the worker's heartbeat thread notices). Then, in process: incidents by compare-and-set
+under concurrent evaluators, delivery retried after a failing receiver, the failed list's growth,
+what flushes and hook checks record. The pure rules: tests/unit/test_liveness_rules.py.
 """
 
 from __future__ import annotations
@@ -327,106 +328,6 @@ def test_delivery_is_retried_and_never_raises(sqlite_url: str, receiver: Receive
         assert L.pending_messages(s) == 1
 
 
-# --- the rules (pure) --------------------------------------------------------------------------
-
-
-def test_thresholds_follow_the_schedule() -> None:
-    t = H.Thresholds.derive(
-        H.Schedule(heartbeat=5, sweep=10, reconcile=300, debounce=2, max_wait=30, lease=120)
-    )
-    assert (t.worker, t.beat) == (15, 15)
-    assert t.flush == 2 + 30 + 2 * 10 + H.SLACK_SECONDS
-    assert t.push == t.flush + 120 and t.oldest_dirty == t.push
-    assert t.sweep == 2 * 300 + H.SLACK_SECONDS
-
-
-def test_parts_and_stores_are_judged_against_their_thresholds() -> None:
-    now = 10_000.0
-    sched = H.Schedule(heartbeat=5)
-    seen = [
-        H.ProcessSeen("worker", "w:1", now - 4, now - 500),
-        H.ProcessSeen("beat", "b:1", now - 16, now - 400),
-    ]
-    facts = H.StoreFacts(
-        "s1",
-        last_flush_at=now - 500,
-        last_push_at=now - 500,
-        last_sweep_at=now - 10,
-        dirty=3,
-        oldest_dirty_at=now - 300,
-        quota=150,
-        quota_left=5,
-        quota_window_reset_at=now + 10,
-        quota_seen_at=now - 1,
-        hooks_inactive=2,
-        hooks_checked_at=now - 60,
-    )
-    health = H.assess(seen, [facts], sched, now)
-    assert health.part("worker").state == H.OK and health.part("beat").state == H.UNHEALTHY
-    s = health.stores[0]
-    states = {c.name: c.state for c in s.checks}
-    assert states == {
-        "flush": H.UNHEALTHY,
-        "push": H.UNHEALTHY,
-        "sweep": H.OK,
-        "oldest_dirty": H.UNHEALTHY,
-        "quota": H.UNHEALTHY,
-        "hooks": H.UNHEALTHY,
-        "paused": H.OK,
-    }
-    assert not health.healthy
-    # a quiet store: nothing to flush is not silence, and a reset quota window is whole again
-    idle = H.StoreFacts(
-        "s1",
-        last_sweep_at=now - 10,
-        quota=150,
-        quota_left=5,
-        quota_window_reset_at=now - 1,
-        quota_seen_at=now - 40,
-    )
-    states = {c.name: c.state for c in H.assess(seen, [idle], sched, now).stores[0].checks}
-    assert states["flush"] == H.IDLE and states["push"] == H.IDLE and states["quota"] == H.OK
-
-
-def test_a_part_never_seen_is_judged_only_after_a_grace() -> None:
-    sched = H.Schedule(heartbeat=5)
-    assert H.assess([], [], sched, 100.0).part("worker").state == H.NEVER  # nothing ever ran: preflight
-    beat = [H.ProcessSeen("beat", "b:1", 1000.0, 1000.0)]
-    assert H.assess(beat, [], sched, 1000.0 + 15 + H.NEVER_GRACE_SECONDS - 1).part("worker").state == H.NEVER
-    assert (
-        H.assess(beat, [], sched, 1000.0 + 15 + H.NEVER_GRACE_SECONDS + 1).part("worker").state == H.UNHEALTHY
-    )
-
-
-def test_an_incident_opens_once_and_closes_once() -> None:
-    on = H.Condition("silent:worker", H.PART_SILENT, True, "worker: silent")
-    off = H.Condition("silent:worker", H.PART_SILENT, False, "worker: 1 live")
-    opened = H.decide(H.IncidentState(), on, 1.0)
-    assert opened and opened.message == "alert" and opened.is_open
-    assert H.decide(H.IncidentState(is_open=True), on, 2.0) is None
-    closed = H.decide(H.IncidentState(is_open=True), off, 3.0)
-    assert closed and closed.message == "recovery" and not closed.is_open
-    assert H.decide(H.IncidentState(), off, 4.0) is None
-
-
-def test_the_failed_list_alerts_when_it_grows_and_recovers_when_it_stops() -> None:
-    def cond(n: int) -> H.Condition:
-        return H.Condition("failed:s1", H.FAILED_GREW, n > 0, f"{n} failures", "s1", measure=float(n))
-
-    d = H.decide(H.IncidentState(False, 0.0, 0.0), cond(2), 100.0)
-    assert d and d.message == "alert" and d.value == 2
-    d = H.decide(H.IncidentState(True, 2.0, 100.0), cond(5), 200.0)  # grows further: same incident
-    assert d and d.message is None and d.value == 5 and d.changed_at == 200.0
-    assert H.decide(H.IncidentState(True, 5.0, 200.0), cond(5), 200.0 + H.FAILED_QUIET_SECONDS - 1) is None
-    d = H.decide(H.IncidentState(True, 5.0, 200.0), cond(5), 200.0 + H.FAILED_QUIET_SECONDS)
-    assert d and d.message == "recovery" and d.value == 5
-    assert H.decide(H.IncidentState(False, 5.0, 0.0), cond(5), 9999.0) is None  # the old five: no news
-    d = H.decide(H.IncidentState(False, 5.0, 0.0), cond(6), 9999.0)
-    assert d and d.message == "alert"  # a new one
-    d = H.decide(H.IncidentState(True, 6.0, 9999.0), cond(0), 10000.0)  # replayed: over at once
-    assert d and d.message == "recovery"
-
-
 def test_beats_starting_at_once_never_deadlock_on_their_schedule_rows() -> None:
     """Each beat inserts its entries' rows in one transaction; celery merges the schedule through a
     set, so two processes may list the entries in different orders. In name order they never
@@ -543,3 +444,42 @@ def test_the_failed_list_growing_is_one_incident(sqlite_url: str, receiver: Rece
     assert (recovery["event"], recovery["incident"]) == ("recovery", "failed:shop1")
     fail(3)
     assert [m["event"] for m in liveness.evaluate(settings, "d")] == ["alert"]  # a new incident
+
+
+def test_metrics_expose_each_liveness_family_once(tmp_path: Path) -> None:
+    """The liveness gauges are in /metrics, each family exactly once (a second collector exposing
+    the same name would make Prometheus reject the whole scrape)."""
+    from tests.receiver import make_receiver
+
+    receiver = make_receiver(f"sqlite:///{tmp_path / 'db.sqlite'}", heartbeat_seconds=5.0)
+    with storage.session_scope(receiver.settings.database_url) as s:
+        storage.record_heartbeat(s, "worker", "w@h:1", time.time() - 100)
+        storage.record_heartbeat(s, "beat", "b@h:2", time.time())
+    text = receiver.client.get("/metrics").get_data(as_text=True)
+    families = re.findall(r"^# TYPE (\S+) ", text, flags=re.M)
+    assert len(families) == len(set(families)), sorted(f for f in families if families.count(f) > 1)
+    store = receiver.store.store_hash
+    for line in (
+        'bcsync_unhealthy{check="worker",store=""} 1.0',
+        'bcsync_unhealthy{check="beat",store=""} 0.0',
+        'bcsync_heartbeat_threshold_seconds{part="worker"} 15.0',
+        f'bcsync_store_paused{{store="{store}"}} 0.0',
+        f'bcsync_hooks_inactive{{store="{store}"}} 0.0',
+        "bcsync_healthy 0.0",
+    ):
+        assert line in text, line
+
+
+def test_an_operator_pause_is_an_incident_until_resumed(sqlite_url: str, receiver: Receiver) -> None:
+    from workers.ops import liveness
+    from workers.store import pauses
+
+    settings = settings_for(sqlite_url, receiver.url, heartbeat=100.0)
+    with storage.session_scope(sqlite_url) as s:
+        pauses.pause(s, "shop1", "maintenance window")
+    (alert,) = liveness.evaluate(settings, "test")
+    assert alert["incident"] == "paused:shop1" and "by an operator until resumed" in alert["summary"]
+    with storage.session_scope(sqlite_url) as s:
+        pauses.resume(s, "shop1")
+    (recovery,) = liveness.evaluate(settings, "test")
+    assert (recovery["event"], recovery["incident"]) == ("recovery", "paused:shop1")

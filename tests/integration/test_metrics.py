@@ -29,7 +29,7 @@ from workers.ops.observability import persist_tally, record_flush
 from workers.settings import Settings
 from workers.store.migrate import upgrade
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "metrics-token-0123456789abcdef0123456789"  # noqa: S105 — a test credential
 
 

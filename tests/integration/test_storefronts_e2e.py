@@ -261,3 +261,40 @@ def test_metafield_callbacks_push_only_that_parent_and_other_namespaces_nothing(
     converge(stack, sb)
     assert "ometria.badge" not in client.records()[str(pid)]["properties"]
     assert received(sb) - before == 1
+
+
+def changed_records(before: dict[str, dict], after: dict[str, dict]) -> int:
+    return sum(1 for rid, record in after.items() if before.get(rid) != record)
+
+
+def test_a_price_list_deactivated_and_reactivated_pushes_only_what_it_prices(
+    running: tuple[Stack, Sandbox],
+) -> None:
+    stack, sb = running
+    converge(stack, sb)
+    client = sb.client()
+    for active in (False, True):
+        before, count = client.records(), received(sb)
+        made = client.mutate("update_price_list", price_list_id=1, active=active)
+        wanted = "store/priceList/activated" if active else "store/priceList/deactivated"
+        assert wanted in [e["scope"] for e in made["events"]]  # and no product callback
+        converge(stack, sb)
+        changed = changed_records(before, client.records())
+        assert changed > 0 and received(sb) - count == changed  # exactly the records that changed
+
+
+def test_a_channel_two_category_and_its_products_arrive(running: tuple[Stack, Sandbox]) -> None:
+    stack, sb = running
+    converge(stack, sb)
+    client, store = sb.client(), sb.store
+    made = client.create_category("Only in Europe", tree_id=2)
+    category = made["entity"]["category_id"] if "category_id" in made["entity"] else made["entity"]["id"]
+    assert "store/channel/2/category/created" in [e["scope"] for e in made["events"]]
+    pid = next(p for p in store.channel_product_ids(2) if p in set(store.channel_product_ids(1)))
+    categories = store.get_product(pid, [])["categories"]
+    before, count = client.records(), received(sb)
+    client.update_product(pid, categories=[*categories, category])
+    converge(stack, sb)
+    attrs = client.records()[str(pid)]["attributes"]
+    assert {"type": "category", "id": str(category), "label": "Only in Europe"} in attrs
+    assert received(sb) - count == changed_records(before, client.records()) == 1

@@ -129,3 +129,25 @@ def test_log_lines_quoting_upstream_text_lose_escapes(caplog: pytest.LogCaptureF
     (message,) = [r.getMessage() for r in caplog.records if r.name == "workers.test_upstream_text"]
     assert "clear-me" in message and "s3cret-token" not in message
     assert _controls(message) == [], message
+
+
+def test_every_bcsync_console_cleans_what_it_renders() -> None:
+    """What any command prints (hooks list's destinations, doctor's details, events, logs) goes through
+    workers.cli.render.console: strings, table cells and markup-free text alike lose their escapes,
+    while the words stay."""
+    import io
+
+    from rich.table import Table
+
+    from workers.cli.render import console
+
+    out = io.StringIO()
+    shown = console(out)
+    table = Table("destination", "detail")
+    table.add_row(HOSTILE, f"[bold]{HOSTILE}[/bold]")
+    shown.print(table)
+    shown.print(HOSTILE, markup=False)
+    shown.print(f"store x paused: {HOSTILE}")
+    text = out.getvalue()
+    assert _controls(text.replace("\n", "")) == [], repr(text)
+    assert text.count("clear-me") == 4 and text.count(" end") >= 4

@@ -425,43 +425,19 @@ def test_bigcommerces_documented_storefront_payloads_pass_the_receivers_checks()
     assert all(c is not None for c in storefront.values()), storefront
 
 
-def test_doctor_checks_each_storefront_scope_with_one_call_and_names_the_missing_one() -> None:
-    """A store-level API account without the Price Lists scope: that one check fails (several
-    channels need it), naming the scope; the others pass, each after one call."""
-    import json
-    import threading
+def test_a_tree_change_marks_only_categories_that_joined_or_left_the_configured_trees() -> None:
+    from workers.sync.storefronts import category_membership_changed
 
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Request, Response
+    before = {"categories": {"1": "a", "2": "b", "3": "c"}, "allowed_categories": [1, 2]}
+    assert category_membership_changed(before, dict(before)) == set()  # renamed: nothing to re-push
+    assert category_membership_changed(before, {**before, "allowed_categories": [1, 3]}) == {2, 3}
+    assert category_membership_changed(before, {**before, "allowed_categories": None}) == {3}  # trees gone
 
-    from workers.clients.bigcommerce import BigCommerceClient
-    from workers.ops.doctor import FAIL, OK, WARN, storefront_scope_checks
 
-    calls: list[str] = []
+def test_the_context_of_a_cache_without_channels_is_the_one_channel_of_before() -> None:
+    from workers.sync.storefronts import build_context
 
-    def app(environ: dict, start_response: Any) -> Any:
-        path = Request(environ).path.split("/abc", 1)[1]
-        calls.append(path)
-        if path.startswith("/v3/pricelists"):
-            body, status = {"status": 403, "title": "You don't have a required scope"}, 403
-        elif path == "/v2/currencies":
-            body, status = [{"currency_code": "GBP"}, {"currency_code": "EUR"}], 200
-        else:
-            body, status = {"data": [], "meta": {"pagination": {"total_pages": 1}}}, 200
-        return Response(json.dumps(body), status, content_type="application/json")(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}"
-        two = StoreConfig(store_hash="abc", access_token="t", api_url=url, channel_ids=(1, 2),
-                          metafield_namespaces=("ometria",))  # fmt: skip
-        checks = {c.name: c for c in storefront_scope_checks(BigCommerceClient(two), two)}
-        assert [c.status for c in checks.values()] == [OK, OK, FAIL, OK]
-        assert "HTTP 403" in checks["scope: price lists"].detail
-        assert "Price Lists (read-only)" in checks["scope: price lists"].detail
-        assert len(calls) == 4  # one call each
-        one = StoreConfig(store_hash="abc", access_token="t", api_url=url)
-        assert storefront_scope_checks(BigCommerceClient(one), one)[2].status == WARN  # one channel: optional
-    finally:
-        server.shutdown()
+    old = {"site_url": UK + "/", "currency": "GBP", "categories": {"3": "Lights"}, "brands": {}}
+    ctx = build_context(old, StoreConfig(store_hash="abc", ometria_store_id="uk"))
+    assert [(c.id, c.store_id, c.currency) for c in ctx.channels] == [(0, "uk", "GBP")]
+    assert map_product(product(channels=[2]), ctx)[0]["is_active"] is True  # no assignment check

@@ -157,7 +157,7 @@ class TimeParam(click.ParamType):
         text = str(value)
         try:
             if not text.isascii():
-                raise ValueError(f"not a time: {text[:40]!r} (ASCII digits only)")
+                raise ValueError(f"not a time: {text[:40]!r} (write it in ASCII)")
             when = failures.parse_time(text)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
@@ -166,7 +166,6 @@ class TimeParam(click.ParamType):
         return when
 
 
-ID = IdParam()
 TIME = TimeParam()
 STORE_OPTION = click.option(
     "--store", "store_hash", metavar="HASH", help="Store hash (default: the only one)."

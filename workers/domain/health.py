@@ -56,6 +56,7 @@ class StoreFacts:
     hooks_inactive: int = 0
     paused_until: float = 0.0
     pause_reason: str = ""
+    pause_kind: str = ""  # operator (bcsync pause: until resumed) | configuration | "" (a flush's)
     dirty: int = 0
     oldest_dirty_at: float = 0.0  # first_seen of the oldest dirty row (0: none)
     failed: int = 0
@@ -314,7 +315,12 @@ def assess_store(facts: StoreFacts, t: Thresholds, first_start: float | None, no
     else:
         checks.append(Check("hooks", NEVER, None, None, "no hook check yet", value=0))
     if facts.paused_until > now:
-        detail = f"paused until {iso(facts.paused_until)}: {facts.pause_reason or 'no reason recorded'}"
+        until = (
+            "by an operator until resumed"
+            if facts.pause_kind == "operator"
+            else f"until {iso(facts.paused_until)}"
+        )
+        detail = f"paused {until}: {facts.pause_reason or 'no reason recorded'}"
         checks.append(Check("paused", UNHEALTHY, None, None, detail, value=1))
     else:
         checks.append(Check("paused", OK, None, None, "not paused", value=0))

@@ -110,6 +110,8 @@ def evaluate(settings: Settings, evaluator: str, now: float | None = None) -> li
         rows = L.incidents(s)
         for cond in conds:
             row = rows.get(cond.key)
+            if row is not None and max(row.opened_at, row.closed_at, row.changed_at) > now:
+                continue  # another evaluator changed it after this one's snapshot: its view is fresher
             state = H.IncidentState(row.is_open, row.value, row.changed_at) if row else H.IncidentState()
             decision = H.decide(state, cond, now)
             if decision is None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workers.store import dirty, ledger, storefronts
+from workers.store import dirty, ledger, liveness, storefronts
 from workers.store.engine import session_scope
 from workers.store.failures import record_failure
 from workers.store.models import PRODUCT
@@ -74,7 +74,10 @@ class FlushStore:
         did not move are released (the others stay dirty). Returns the rows released."""
         with session_scope(self.url) as s:
             dirty.clear_attempts(s, self.store_hash, PRODUCT, token, ids)
-            return dirty.release_done(s, self.store_hash, PRODUCT, token, ids)
+            released = dirty.release_done(s, self.store_hash, PRODUCT, token, ids)
+        with session_scope(self.url) as s:  # liveness, apart: store_state is never locked with rows
+            liveness.record_flush(s, self.store_hash, pushed=False)
+        return released
 
     def release(self, entity: str, token: str, ids: Sequence[int]) -> int:
         with session_scope(self.url) as s:
@@ -154,6 +157,8 @@ class FlushStore:
     ) -> None:
         with session_scope(self.url) as s:
             ledger.record_pushed(s, self.store_hash, entries, categories=categories)
+        with session_scope(self.url) as s:  # liveness: the last push Ometria accepted
+            liveness.record_push(s, self.store_hash)
 
     # --- marking dirty: categories, resync, sweep ---------------------------------------------
 

@@ -19,9 +19,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from workers.domain.health import ProcessSeen, StoreFacts
-from workers.store import storage
-from workers.store.engine import rowcount
-from workers.store.storage import (
+from workers.store.engine import insert_for, rowcount
+from workers.store.models import (
     AlertOutbox,
     Dirty,
     FailedTask,
@@ -30,12 +29,13 @@ from workers.store.storage import (
     RateBudget,
     StoreState,
 )
+from workers.store.state import store_state
 
 # --- recording signs of life ---------------------------------------------------------------
 
 
 def _touch_state(session: Session, store_hash: str, **values: float | int) -> None:
-    storage.store_state(session, store_hash)
+    store_state(session, store_hash)
     session.execute(update(StoreState).where(StoreState.store_hash == store_hash).values(**values))
 
 
@@ -83,6 +83,7 @@ def store_facts(session: Session, stores: dict[str, int]) -> dict[str, StoreFact
             hooks_inactive=int(state.hooks_inactive or 0),
             paused_until=float(state.paused_until or 0.0),
             pause_reason=state.pause_reason or "",
+            pause_kind=state.pause_kind or "",
         )
     for sh, n, oldest in session.execute(
         select(Dirty.store_hash, func.count(), func.min(Dirty.first_seen))
@@ -142,7 +143,7 @@ def incidents(session: Session) -> dict[str, IncidentRow]:
 
 def ensure_incident(session: Session, key: str, value: float = 0.0) -> None:
     """A closed row for a condition never seen before (no-op when it exists)."""
-    ins = storage.insert_for(session)(Incident).values(
+    ins = insert_for(session)(Incident).values(
         key=key,
         is_open=False,
         version=0,
@@ -247,5 +248,4 @@ def prune(session: Session, now: float, keep_seconds: float = 7 * 86400.0) -> in
     week ago; the rows of deployments still running stay."""
     old = now - keep_seconds
     gone = rowcount(session.execute(delete(Heartbeat).where(Heartbeat.last_seen < old)))
-    gone += rowcount(session.execute(delete(AlertOutbox).where(AlertOutbox.sent_at < old)))
-    return int(gone)
+    return gone + rowcount(session.execute(delete(AlertOutbox).where(AlertOutbox.sent_at < old)))

@@ -1,5 +1,6 @@
 """The tables (SQLAlchemy models): dirty rows, the ledger, failures, webhook ids, beat runs,
-heartbeats, per-store state and the shared rate budget. Times are float unix seconds."""
+heartbeats, per-store state, the shared rate budget, admin sessions and wrong-token counts. Times are
+float unix seconds."""
 
 from __future__ import annotations
 
@@ -254,3 +255,22 @@ class MetricTotal(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)  # sample name (…_total, …_bucket)
     labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # JSON of sorted [name, value] pairs
     value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class AdminSession(Base):
+    """A signed-in admin page session, by the SHA-256 of its random id (the cookie holds the id)."""
+
+    __tablename__ = "admin_sessions"
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AuthFailure(Base):
+    """Wrong admin tokens (login form or bearer header) per client address, in a fixed window."""
+
+    __tablename__ = "auth_failures"
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[float] = mapped_column(Float, index=True)
+    failures: Mapped[int] = mapped_column(Integer)

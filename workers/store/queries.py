@@ -178,17 +178,6 @@ def record_heartbeat(url: str, part: str, process: str, now: float) -> None:
 # --- liveness ------------------------------------------------------------------------------
 
 
-def record_flush(url: str, store_hash: str, pushed: bool) -> None:
-    """The store's last flush (and, when it pushed, last accepted push)."""
-    with session_scope(url) as s:
-        liveness.record_flush(s, store_hash, pushed)
-
-
-def record_push(url: str, store_hash: str) -> None:
-    with session_scope(url) as s:
-        liveness.record_push(s, store_hash)
-
-
 def record_hook_check(url: str, store_hash: str, inactive: int) -> None:
     with session_scope(url) as s:
         liveness.record_hook_check(s, store_hash, inactive=inactive)

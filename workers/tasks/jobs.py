@@ -136,8 +136,6 @@ def flush_store(store_hash: str) -> dict:
         for key in ("claimed", "pushed", "requests", "failed"):
             totals[key] += getattr(report, key)
         log.info("flushed store %s: %s", store_hash, report)
-        if not report.error:
-            _record_flush(sync, store_hash, report.pushed > 0)
         if report.retry_in is not None:
             flush_store.apply_async(args=[store_hash], countdown=report.retry_in)
         if _stopping():
@@ -149,14 +147,6 @@ def flush_store(store_hash: str) -> dict:
     if more and time.time() >= deadline:
         flush_store.delay(store_hash)  # a long backlog: hand over to the next task, keep the queue fair
     return totals
-
-
-def _record_flush(sync: Syncer, store_hash: str, pushed: bool) -> None:
-    """Liveness: the store's last flush (and last accepted push). Never fails the flush."""
-    try:
-        queries.record_flush(sync.db, store_hash, pushed)
-    except Exception as exc:  # noqa: BLE001 — the next batch records it
-        log.warning("store %s: last flush not recorded (%s)", store_hash, type(exc).__name__)
 
 
 def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
@@ -235,8 +225,6 @@ def resync_all(store_hash: str | None = None, dry_run: bool = False, force: bool
             force_all(syncer(sh))
         report = syncer(sh).resync_all(dry_run=dry_run)
         out[sh] = {k: v for k, v in vars(report).items() if k != "samples"}
-        if report.pushed and not dry_run:
-            queries.record_push(get_settings().database_url, sh)
         if report.gone and not dry_run:
             flush_store.delay(sh)
     return out

@@ -2,7 +2,7 @@
 process and host, rendered by GET /metrics
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 import sqlalchemy as sa
