@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
-from sqlalchemy.exc import SQLAlchemyError
 
 from consumer.webhooks.auth import Authenticator
 from consumer.webhooks.group_commit import GroupCommit, group_commit_for
 from workers.settings import Settings
+from workers.store.engine import DatabaseError
 from workers.store.migrate import upgrade
 from workers.tasks.wake import Waker
 
@@ -45,7 +45,7 @@ class Runtime:
         """At start: migrate, or — if the database is down — say so and retry on first use."""
         try:
             self.ensure_schema()
-        except (SQLAlchemyError, OSError) as exc:
+        except (DatabaseError, OSError) as exc:
             log.error(
                 "database not reachable at start (%s); webhooks answer 503 until it is", type(exc).__name__
             )

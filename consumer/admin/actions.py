@@ -16,8 +16,7 @@ from workers.domain import ids as id_rules
 from workers.domain.errors import SyncError, redact
 from workers.domain.text import clean
 from workers.settings import Settings, StoreConfig, get_settings
-from workers.store import failures, storage
-from workers.store.storage import session_scope
+from workers.store import failures, queries
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +144,7 @@ def pick_store(value: Any) -> str:
 
 
 def mark(store_hash: str, entity: str, ids: list[int]) -> int:
-    with session_scope(db()) as s:
-        n = storage.mark_dirty(s, store_hash, entity, ids, "resync")
+    n = queries.mark(db(), store_hash, entity, ids, "resync")
     wake(store_hash)
     return n
 

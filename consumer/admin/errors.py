@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 from flask import Response, jsonify, render_template
-from sqlalchemy.exc import SQLAlchemyError
 
 from consumer.admin import session
 from consumer.admin.actions import BadRequest, UpstreamError
 from consumer.admin.blueprint import admin_bp
 from workers.domain.errors import NotFoundError
+from workers.store.engine import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,8 @@ def _upstream(exc: UpstreamError) -> Response:
     return Response(render_template("admin_error.html", message=str(exc)), status=502, mimetype="text/html")
 
 
-@admin_bp.errorhandler(SQLAlchemyError)
-def _database_down(exc: SQLAlchemyError) -> Response:
+@admin_bp.errorhandler(DatabaseError)
+def _database_down(exc: DatabaseError) -> Response:
     log.error("admin: database error %s", type(exc).__name__)
     if session.is_api():
         return json_error(503, "database unavailable")

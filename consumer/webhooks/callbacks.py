@@ -34,12 +34,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, V
 from pydantic_core import PydanticCustomError
 
 from workers.domain import scopes
+from workers.domain.ids import MAX_ID
 from workers.store.storage import CATEGORY, METAFIELD, PRICE_LIST, PRODUCT, TREE, VARIANT
 
-MAX_ID = 2**63
 STORE_HASH_PATTERN = r"^stores/[A-Za-z0-9_-]{1,64}$"
 
-PositiveId = Annotated[int, Field(strict=True, gt=0, lt=MAX_ID)]
+PositiveId = Annotated[int, Field(strict=True, gt=0, le=MAX_ID)]  # workers.domain.ids.is_id, for pydantic
 
 
 def _not_null(value: Any) -> Any:

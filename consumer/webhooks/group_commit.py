@@ -14,8 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.exc import OperationalError
-
+from workers.store.engine import DatabaseError, is_rerunnable
 from workers.store.intake import Callback, Recorder
 
 GROUP_MAX = 200  # callbacks per transaction at the most
@@ -83,16 +82,10 @@ class GroupCommit:
         for attempt in range(3):
             try:
                 return self._write(callbacks)
-            except OperationalError as exc:
-                if attempt == 2 or not _is_retryable(exc):
+            except DatabaseError as exc:
+                if attempt == 2 or not is_rerunnable(exc):
                     raise
         raise AssertionError("unreachable")
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    """A deadlock or serialization failure: the transaction was rolled back and may simply be rerun."""
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return isinstance(exc, OperationalError) and code in ("40P01", "40001")
 
 
 def group_commit_for(database_url: str) -> GroupCommit:

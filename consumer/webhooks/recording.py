@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from consumer.errors import Refusal
 from consumer.runtime import Runtime
 from consumer.webhooks.callbacks import Change
+from workers.store.engine import DatabaseError
 from workers.store.intake import Callback
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ def record_change(
     try:
         runtime.ensure_schema()
         fresh = runtime.group_commit.record(callback)
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+    except (DatabaseError, OSError, TimeoutError) as exc:
         log.error(
             "webhook for store %s not recorded: database unavailable (%s)",
             store_hash,

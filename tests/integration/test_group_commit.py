@@ -10,8 +10,17 @@ from sqlalchemy.exc import OperationalError
 
 from consumer.webhooks.group_commit import GroupCommit
 from workers.store import storage
-from workers.store.intake import Callback, record_callbacks
+from workers.store.intake import Callback, Recorder
 from workers.store.storage import PRODUCT, session_scope
+
+
+def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
+    """A group recorded as the receiver records it (a Recorder), with a connection of its own."""
+    recorder = Recorder(url)
+    try:
+        return recorder(callbacks)
+    finally:
+        recorder.close()
 
 
 def test_concurrent_callbacks_share_commits_and_all_are_recorded(db_url: str) -> None:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from sqlalchemy.exc import SQLAlchemyError
 
 from workers.cli.render import console
 from workers.domain.errors import SyncError, redact
@@ -20,6 +19,7 @@ from workers.domain.ids import is_id, parse_id
 from workers.domain.text import clean
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store import failures
+from workers.store.engine import DatabaseError
 from workers.store.storage import sqlite_path
 
 if TYPE_CHECKING:  # imported where used: `bcsync --help` loads no client or use case
@@ -111,7 +111,7 @@ class BcsyncGroup(click.Group):
             raise
         except (ConfigError, SyncError, ValueError) as exc:
             raise click.ClickException(_redact(ctx, str(exc))) from None
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
             message = f"database error ({type(exc).__name__}): {detail}"
             raise click.ClickException(_redact(ctx, message)) from None

@@ -32,6 +32,8 @@ from typing import Any
 import requests
 
 from workers.clients.http import Budget, Counted, json_of, send
+from workers.clients.ratelimit import RateHeaders
+from workers.domain import retry
 from workers.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -44,7 +46,7 @@ from workers.settings import StoreConfig
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 250  # BigCommerce's largest page (and id:in batch) for catalog lists
-PLATFORM_BACKOFF = 5.0  # seconds to wait after a 429 that carries no rate-limit headers
+PLATFORM_BACKOFF = retry.PLATFORM_BACKOFF  # seconds to wait after a 429 that carries no rate-limit headers
 PRODUCT_INCLUDE = "variants,images,custom_fields,channels"  # channels: the assignments, at no extra call
 SERVICE = "BigCommerce"
 
@@ -77,20 +79,6 @@ class CategoryTree:
     names: dict[int, str] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)
     trees: dict[int, list[int]] = field(default_factory=dict)  # tree id -> its category ids (trees API)
-
-    def descendants(self, category_id: int) -> list[int]:
-        """Every category below `category_id` (not itself), nearest first; safe against cycles."""
-        out: list[int] = []
-        seen = {category_id}
-        queue = list(self.children.get(category_id, ()))
-        while queue:
-            child = queue.pop(0)
-            if child in seen:
-                continue
-            seen.add(child)
-            out.append(child)
-            queue.extend(self.children.get(child, ()))
-        return out
 
 
 class BigCommerceClient:
@@ -204,14 +192,6 @@ class BigCommerceClient:
             if isinstance(tree, int):
                 trees.setdefault(tree, []).append(cid)
         return CategoryTree(names=names, children=children, trees=trees)
-
-    def category_names(self) -> dict[int, str]:
-        """Category id -> name. Use `category_tree()` when children are needed too (same calls)."""
-        return self.category_tree().names
-
-    def category_children(self) -> dict[int, list[int]]:
-        """Parent id -> child ids. Use `category_tree()` when names are needed too (same calls)."""
-        return self.category_tree().children
 
     def brand_names(self) -> dict[int, str]:
         return {
@@ -357,10 +337,6 @@ class BigCommerceClient:
         path = f"/v3/hooks/{int(hook_id)}"
         return _data(self._request("PUT", path, json=fields, store_level=False), f"PUT {path}")
 
-    def hooks_admin(self) -> dict[str, Any]:
-        """Every hook of this API account, including deactivated ones, and the blocked domains."""
-        return _data(self._request("GET", "/v3/hooks/admin"), "GET /v3/hooks/admin")
-
     def create_storefront_token(self, channel_id: int, expires_at: int, cors_origins: list[str]) -> str:
         if not 1 <= len(cors_origins) <= 2:
             raise ValueError("a storefront token takes 1 or 2 allowed CORS origins")
@@ -427,47 +403,58 @@ class BigCommerceClient:
         )
         if 200 <= resp.status_code < 300:
             return json_of(resp, service=SERVICE, what=what, secrets=self._secrets) if resp.content else None
-        raise self._classify(resp, what, path, store_level, not_found)
+        raise classify(
+            resp,
+            what,
+            path,
+            store_hash=self.store_hash,
+            secrets=self._secrets,
+            store_level=store_level,
+            not_found=not_found,
+        )
 
-    def _classify(
-        self, resp: requests.Response, what: str, path: str, store_level: bool, not_found: str | None
-    ) -> SyncError:
-        status, headers = resp.status_code, resp.headers
-        prefix = f"{SERVICE} {what} (store {self.store_hash}): HTTP {status}"
-        if status == 429:
-            reset_ms = _number(headers.get("X-Rate-Limit-Time-Reset-Ms"))
-            if reset_ms is not None:
-                wait = max(reset_ms / 1000.0, 0.0)
-                message = f"{prefix}: the store's quota is used up; the window resets in {wait:.1f}s"
-                return TransientError(message, retry_after=wait, status=status)
-            asked = _number(headers.get("Retry-After"))
+
+def classify(
+    resp: requests.Response,
+    what: str,
+    path: str,
+    *,
+    store_hash: str,
+    secrets: Sequence[str],
+    store_level: bool = True,
+    not_found: str | None = None,
+) -> SyncError:
+    """What a BigCommerce answer that is not a 2xx means (the module docstring's list)."""
+    status, headers = resp.status_code, resp.headers
+    prefix = f"{SERVICE} {what} (store {store_hash}): HTTP {status}"
+    rate = RateHeaders.of(headers)
+    if status == 429:
+        wait = rate.wait_429(PLATFORM_BACKOFF)
+        if rate.reset_ms is not None:
+            message = f"{prefix}: the store's quota is used up; the window resets in {wait:.1f}s"
+        else:
             message = f"{prefix} without rate-limit headers (platform load): back off"
-            return TransientError(
-                message, retry_after=PLATFORM_BACKOFF if asked is None else asked, status=status
-            )
-        detail = _error_detail(resp, self._secrets)
-        if status >= 500:
-            retry_after = _number(headers.get("Retry-After"))
-            return TransientError(f"{prefix} {detail}".rstrip(), retry_after=retry_after, status=status)
-        if 300 <= status < 400:
-            location = body_excerpt(str(headers.get("Location", "?")), self._secrets, 120)
-            hint = "set BIGCOMMERCE_API_URL to the API host itself"
-            return ConfigurationError(f"{prefix}: redirected to {location}; {hint}", status=status)
-        if status == 401:
-            hint = "the access token was rejected; check BIGCOMMERCE_ACCESS_TOKEN and BIGCOMMERCE_STORE_HASH"
-            return ConfigurationError(f"{prefix}: {hint}", status=status)
-        if status == 403:
-            scope = next((hint for start, hint in _SCOPE_HINTS if path.startswith(start)), "the needed scope")
-            return ConfigurationError(
-                f"{prefix}: the API account lacks a scope; grant {scope}", status=status
-            )
-        if status == 404 and store_level:
-            hint = not_found or (
-                "check BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL, and that the API account has the "
-                "scope for this endpoint"
-            )
-            return ConfigurationError(f"{prefix}: {hint}", status=status)
-        return PermanentError(f"{prefix} {detail}".rstrip(), status=status)
+        return TransientError(message, retry_after=wait, status=status)
+    detail = _error_detail(resp, secrets)
+    if status >= 500:
+        return TransientError(f"{prefix} {detail}".rstrip(), retry_after=rate.retry_after, status=status)
+    if 300 <= status < 400:
+        location = body_excerpt(str(headers.get("Location", "?")), secrets, 120)
+        hint = "set BIGCOMMERCE_API_URL to the API host itself"
+        return ConfigurationError(f"{prefix}: redirected to {location}; {hint}", status=status)
+    if status == 401:
+        hint = "the access token was rejected; check BIGCOMMERCE_ACCESS_TOKEN and BIGCOMMERCE_STORE_HASH"
+        return ConfigurationError(f"{prefix}: {hint}", status=status)
+    if status == 403:
+        scope = next((hint for start, hint in _SCOPE_HINTS if path.startswith(start)), "the needed scope")
+        return ConfigurationError(f"{prefix}: the API account lacks a scope; grant {scope}", status=status)
+    if status == 404 and store_level:
+        hint = not_found or (
+            "check BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL, and that the API account has the "
+            "scope for this endpoint"
+        )
+        return ConfigurationError(f"{prefix}: {hint}", status=status)
+    return PermanentError(f"{prefix} {detail}".rstrip(), status=status)
 
 
 def _data(body: Any, what: str) -> dict[str, Any]:
@@ -475,13 +462,6 @@ def _data(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TransientError(f"{SERVICE} {what}: the answer has no data object")
     return data
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _error_detail(resp: requests.Response, secrets: Sequence[str]) -> str:

@@ -16,26 +16,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 
-from sqlalchemy.orm import Session
-
-from workers.store import storage
-from workers.store.storage import RateBudget, session_scope
+from workers.clients.ratelimit import RateHeaders
+from workers.domain import retry
+from workers.store.models import RateBudget
+from workers.store.state import locked_budget
 
 log = logging.getLogger(__name__)
 
-PLATFORM_BACKOFF = 5.0  # a 429 without rate headers means platform load: back off this long
+PLATFORM_BACKOFF = retry.PLATFORM_BACKOFF  # a 429 without rate headers means platform load
 SLOT_EXPIRY = 40.0  # longer than any request's connect + read timeout: a slot this old was leaked
-
-
-def _header(headers: Mapping[str, str], name: str) -> float | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 class SharedBudget:
@@ -59,16 +50,10 @@ class SharedBudget:
         self._sleep, self._clock = sleep, clock
         self.concurrency = concurrency
         self._local = threading.local()
-        self.waited = 0.0
 
-    def _row(self, session: Session) -> RateBudget:
-        """The budget row, locked for this transaction; created on first use (race-free)."""
-        row = session.get(RateBudget, (self.store_hash, self.api), with_for_update=True)
-        if row is None:
-            storage.create_budget_row(session, self.store_hash, self.api, self.default_quota)
-            row = session.get(RateBudget, (self.store_hash, self.api), with_for_update=True)
-        assert row is not None
-        return row
+    def _locked(self) -> AbstractContextManager[RateBudget]:
+        """The budget row, locked for one transaction; created on first use (race-free)."""
+        return locked_budget(self.db_url, self.store_hash, self.api, self.default_quota)
 
     def _delay(self, row: RateBudget, now: float) -> float:
         """Seconds to wait before the next request (0 = go now, having taken one from `left`)."""
@@ -107,33 +92,26 @@ class SharedBudget:
     def acquire(self) -> None:
         while True:
             now = self._clock()
-            with session_scope(self.db_url) as session:
-                row = self._row(session)
+            with self._locked() as row:
                 delay = self._delay(row, now)
                 if delay <= 0 and not self._take_slot(row, now):
                     row.left += 1  # not sent after all
                     delay = 0.05
             if delay <= 0:
                 if delay < 0:  # taken, but pace before sending
-                    self.waited += -delay
                     self._sleep(-delay)
                 return
-            self.waited += delay
             self._sleep(min(delay, 5.0))
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Fed every answer (status 0 when the request failed without one: frees its slot)."""
         now = self._clock()
-        left = _header(headers, "X-Rate-Limit-Requests-Left")
-        quota = _header(headers, "X-Rate-Limit-Requests-Quota")
-        reset_ms = _header(headers, "X-Rate-Limit-Time-Reset-Ms")
-        retry_after = _header(headers, "Retry-After")
-        queue_left = _header(headers, "X-QueueSize-Remaining")
-        queue_limit = _header(headers, "X-QueueSize-Limit")
+        rate = RateHeaders.of(headers)
+        left, quota, reset_ms = rate.left, rate.quota, rate.reset_ms
+        queue_left, queue_limit = rate.queue_left, rate.queue_limit
         if status != 429 and left is None and queue_left is None and not self.concurrency:
             return
-        with session_scope(self.db_url) as session:
-            row = self._row(session)
+        with self._locked() as row:
             self._free_slot(row)
             if quota is not None and quota > 0:
                 row.quota = int(quota)
@@ -142,15 +120,8 @@ class SharedBudget:
                 row.window_reset_at = now + reset_ms / 1000.0
                 row.observed_at = now  # the quota as last seen (liveness: workers.domain.health)
             if status == 429:
-                pause = (
-                    reset_ms / 1000.0
-                    if reset_ms is not None
-                    else retry_after
-                    if retry_after is not None
-                    else PLATFORM_BACKOFF
-                    if self.api == "bigcommerce"
-                    else 1.0
-                )
+                default = PLATFORM_BACKOFF if self.api == "bigcommerce" else retry.OMETRIA_RETRY_AFTER
+                pause = rate.wait_429(default)
                 row.paused_until = max(row.paused_until, now + pause)
                 row.left = 0
                 log.warning(

@@ -1,6 +1,6 @@
 """Ometria Data API client: the only module that knows Ometria's URLs, headers and limits.
 
-`push` sends one request of 1..100 records of one `@type` (POST /v2/push); `push_all` chunks.
+`push` sends one request of 1..100 records of one `@type` (POST /v2/push).
 Every request goes through `budget.acquire()` first and `budget.observe(status, headers)` after
 every response, so the shared Ometria budget sees 429s and the queue headers. The last
 X-QueueSize-Remaining / X-QueueSize-Limit seen are kept in `last_queue_remaining` /
@@ -20,7 +20,6 @@ another host.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,8 @@ import requests
 
 from workers.clients.bigcommerce import Budget, NoBudget
 from workers.clients.http import Counted, json_of, send
+from workers.clients.ratelimit import RateHeaders, whole
+from workers.domain import retry
 from workers.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -42,7 +43,7 @@ from workers.settings import StoreConfig
 MAX_RECORDS = 100  # per push request
 MAX_RECORD_BYTES = 60_000  # "60KB per record"; the decimal reading, to stay on the safe side
 MAX_PRODUCTS_PAGE = 250
-DEFAULT_RETRY_AFTER = 1.0
+DEFAULT_RETRY_AFTER = retry.OMETRIA_RETRY_AFTER
 SERVICE = "Ometria"
 
 
@@ -137,10 +138,6 @@ class OmetriaClient:
         TALLY.inc("bcsync_ometria_records", result.rejected, store=self.store_hash, outcome="rejected")
         return result
 
-    def push_all(self, records: Sequence[Mapping[str, Any]]) -> list[PushResult]:
-        """Push in chunks of 100, in order; stops at (and raises) the first failure."""
-        return [self.push(records[i : i + MAX_RECORDS]) for i in range(0, len(records), MAX_RECORDS)]
-
     def errors(self) -> list[dict[str, Any]]:
         """The latest record errors Ometria found after accepting pushes (GET /v2/push/_errors)."""
         answer = self._request("GET", "/push/_errors")
@@ -150,24 +147,6 @@ class OmetriaClient:
         return items
 
     # -- read back -------------------------------------------------------------------------------
-
-    def products(
-        self, limit: int = MAX_PRODUCTS_PAGE, offset: int = 0, include_variants: bool = True
-    ) -> list[dict]:
-        """One page of GET /v2/products (Ometria's copy), for verifying drift."""
-        if not 1 <= limit <= MAX_PRODUCTS_PAGE:
-            raise ValueError(f"limit must be 1..{MAX_PRODUCTS_PAGE}")
-        params = {
-            "limit": limit,
-            "offset": max(int(offset), 0),
-            "include_variants": str(include_variants).lower(),
-        }
-        items = _items(self._request("GET", "/products", params=params), ("data", "products", "results"))
-        if items is None:
-            raise TransientError(f"{SERVICE} GET /products: the answer is not a list of products")
-        if not include_variants:  # in case the server ignores the parameter
-            items = [p for p in items if p.get("is_variant") is not True]
-        return items
 
     def product(self, record_id: str) -> dict[str, Any] | None:
         """Ometria's copy of one product record (GET /v2/products/{id}); None when it has none."""
@@ -225,30 +204,25 @@ class OmetriaClient:
         raise self._classify(resp, what)
 
     def _note_queue(self, headers: Mapping[str, str]) -> None:
-        remaining, limit = headers.get("X-QueueSize-Remaining"), headers.get("X-QueueSize-Limit")
-        if remaining is not None:
-            self.last_queue_remaining = _int_or_none(remaining)
-        if limit is not None:
-            self.last_queue_limit = _int_or_none(limit)
+        if any(k.lower() == "x-queuesize-remaining" for k in headers):
+            self.last_queue_remaining = whole(headers, "X-QueueSize-Remaining")
+        if any(k.lower() == "x-queuesize-limit" for k in headers):
+            self.last_queue_limit = whole(headers, "X-QueueSize-Limit")
 
     def _classify(self, resp: requests.Response, what: str) -> SyncError:
         status = resp.status_code
         prefix = f"{SERVICE} {what} (store {self.store_hash}): HTTP {status}"
         detail = _error_text(resp, self._secrets)
+        rate = RateHeaders.of(resp.headers)
         if status == 429:
-            wait = _float_or_none(resp.headers.get("Retry-After"))
             queue = "" if self.last_queue_remaining is None else f" (queue room {self.last_queue_remaining})"
             return TransientError(
                 f"{prefix}: rate limited{queue}",
-                retry_after=DEFAULT_RETRY_AFTER if wait is None else wait,
+                retry_after=retry.rate_limit_wait(None, rate.retry_after, DEFAULT_RETRY_AFTER),
                 status=status,
             )
         if status >= 500:
-            return TransientError(
-                f"{prefix} {detail}".rstrip(),
-                retry_after=_float_or_none(resp.headers.get("Retry-After")),
-                status=status,
-            )
+            return TransientError(f"{prefix} {detail}".rstrip(), retry_after=rate.retry_after, status=status)
         if status in (401, 403):
             return ConfigurationError(f"{prefix}: bad Ometria API key; check OMETRIA_API_KEY", status=status)
         if status == 404 or 300 <= status < 400:
@@ -282,15 +256,3 @@ def _items(answer: Any, keys: Sequence[str]) -> list[dict[str, Any]] | None:
 
 def _count(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _int_or_none(value: str) -> int | None:
-    number = _float_or_none(value)
-    return int(number) if number is not None and math.isfinite(number) else None
-
-
-def _float_or_none(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -35,3 +35,13 @@ def parse_ids(text: str, what: str = "ids") -> list[int]:
     if not parts:
         raise ValueError(f"{what}: give at least one id")
     return list(dict.fromkeys(parse_id(part, what) for part in parts))
+
+
+def product_of(record_id: object) -> int | None:
+    """The product an Ometria record id belongs to: "12" (the product) and "12-34" (a variant) are
+    product 12; None when the id does not start with one."""
+    head = str(record_id).split("-", 1)[0]
+    try:
+        return parse_id(head)
+    except ValueError:
+        return None

@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-
 from workers.clients.bigcommerce import BigCommerceClient
 from workers.clients.ometria import OmetriaClient
 from workers.domain.errors import SyncError
 from workers.settings import Settings, StoreConfig
-from workers.store.migrate import alembic_config, upgrade
-from workers.store.storage import get_engine, ping
+from workers.store.engine import ping, safe_url
+from workers.store.migrate import revisions, upgrade
 from workers.sync import hooks as hookmod
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -38,10 +36,7 @@ class Check:
 
 
 def safe_db_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL: show only its scheme
-        return url.split(":", 1)[0] + ":…"
+    return safe_url(url)
 
 
 def safe_broker_url(url: str) -> str:
@@ -122,20 +117,11 @@ def check_database(settings: Settings) -> list[Check]:
         ping(url)
     except Exception as exc:
         return [Check("database", FAIL, f"{shown} unreachable: {type(exc).__name__}")]
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-
-    def current() -> str | None:
-        with get_engine(url).connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-
     try:
-        before = current()
+        before, head = revisions(url)
         if before != head:
             upgrade(url)
-        after = current()
+        after, head = revisions(url)
     except Exception as exc:
         return [Check("database", FAIL, f"{shown}: migration failed: {type(exc).__name__}: {exc}")]
     if after != head:

@@ -1,6 +1,7 @@
 """Keep secrets out of logs and error reports: every configured secret, and anything shaped like an
-auth header or a webhook signature, becomes "***"; escape sequences and control characters (from
-upstream text quoted in a message) are removed (workers.domain.text.clean).
+auth header or a webhook signature, becomes the one marker, `workers.domain.errors.REDACTED`
+("[redacted]", as in error messages, which `workers.domain.errors.redact` scrubs); escape sequences
+and control characters (from upstream text quoted in a message) are removed (workers.domain.text.clean).
 
 - `install_log_redaction(secrets)`: a `logging.Filter` on the root logger's handlers, plus a wrapper
   around the LogRecord factory so that handlers added later (or on other loggers) see redacted
@@ -21,9 +22,10 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from workers.domain.errors import REDACTED
 from workers.domain.text import clean
 
-MASK = "***"
+MASK = REDACTED  # one marker for logs, Sentry events and error messages alike
 
 # sentry-sdk's events and breadcrumbs are TypedDicts; a scrubbed one has the same shape.
 _Event = TypeVar("_Event", bound=Mapping[str, Any])
@@ -94,7 +96,7 @@ _redactor = Redactor()
 
 
 def redact(text: str) -> str:
-    """The text with every known secret and credential-shaped value replaced by ***."""
+    """The text with every known secret and credential-shaped value replaced by the marker."""
     return _redactor.text(text)
 
 

@@ -1,5 +1,7 @@
 """The engine and sessions: one engine per URL (SQLite in WAL mode with BEGIN IMMEDIATE; PostgreSQL
-through psycopg 3), `session_scope` for one transaction."""
+through psycopg 3), `session_scope` for one transaction; what callers outside `workers.store`
+need to know of the database without importing SQLAlchemy (`DatabaseError`, `is_rerunnable`,
+`safe_url`)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.engine import CursorResult, Engine, Result, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+DatabaseError = SQLAlchemyError
+"""Any failure of the database layer (unreachable, timed out, refused): what the shells catch."""
 
 # --- engine and sessions -------------------------------------------------------------------
 
@@ -120,6 +126,20 @@ def insert_for(session: Session) -> Any:
 def ping(url: str) -> None:
     with get_engine(url).connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def is_rerunnable(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: the transaction was rolled back and may simply be rerun."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, OperationalError) and code in ("40P01", "40001")
+
+
+def safe_url(url: str) -> str:
+    """The database URL with its password hidden (only its scheme when it does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show only its scheme
+        return url.split(":", 1)[0] + ":…"
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workers.store import dirty, ledger, liveness
+from workers.store import dirty, ledger, liveness, storefronts
 from workers.store.engine import session_scope
 from workers.store.failures import record_failure
 from workers.store.models import PRODUCT
@@ -198,6 +198,19 @@ class FlushStore:
             if gone and not dry_run:
                 dirty.mark_dirty(s, self.store_hash, PRODUCT, gone, "resync-gone")
             return len(gone)
+
+    def record_variants(
+        self, pairs: Iterable[tuple[int, int]], metafield_products: Sequence[int]
+    ) -> dict[int, dict[str, str]]:
+        """Remember whose each variant is (price-list callbacks name variants) and read the
+        metafields of `metafield_products` (none when empty), in one transaction."""
+        with session_scope(self.url) as s:
+            storefronts.record_variants(s, self.store_hash, pairs)
+            return (
+                storefronts.metafields_for(s, self.store_hash, metafield_products)
+                if metafield_products
+                else {}
+            )
 
     def sweep_watermark(self) -> float:
         with session_scope(self.url) as s:

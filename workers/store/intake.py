@@ -63,15 +63,6 @@ class Callback:
         return (self.store_hash, digest) if digest is not None else None
 
 
-def record_callbacks(url: str, callbacks: Sequence[Callback]) -> list[bool]:
-    """Record a group with a connection of its own (tests, tools); the receiver uses a Recorder."""
-    recorder = Recorder(url)
-    try:
-        return recorder(callbacks)
-    finally:
-        recorder.close()
-
-
 class Recorder:
     """Records groups of callbacks, one group at a time (consumer.webhooks.group_commit's leader), keeping
     its PostgreSQL connection between groups. Calling it returns, per callback, True when it was recorded

@@ -34,3 +34,13 @@ def upgrade(url: str) -> None:
                 conn.commit()
     else:
         command.upgrade(alembic_config(url), "head")
+
+
+def revisions(url: str) -> tuple[str | None, str | None]:
+    """(the database's current Alembic revision — None when empty —, the head of the migrations)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    with get_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision(), head

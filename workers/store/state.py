@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from workers.store.engine import insert_for, rowcount
+from workers.store.engine import insert_for, rowcount, session_scope
 from workers.store.models import BeatRun, Heartbeat, RateBudget, SeenWebhook, StoreState
 
 WEBHOOK_INSERT = text(
@@ -107,3 +108,16 @@ def pause_store(session: Session, store_hash: str, until: float, reason: str) ->
     """No flush of the store before `until` (a configuration error: a bad key, a missing scope)."""
     state = store_state(session, store_hash)
     state.paused_until, state.pause_reason = until, reason
+
+
+@contextmanager
+def locked_budget(url: str, store_hash: str, api: str, quota: int) -> Iterator[RateBudget]:
+    """The store's budget row for `api`, locked for one transaction (FOR UPDATE on PostgreSQL; SQLite
+    holds the write lock from BEGIN IMMEDIATE) and created on first use; changes are committed."""
+    with session_scope(url) as session:
+        row = session.get(RateBudget, (store_hash, api), with_for_update=True)
+        if row is None:
+            create_budget_row(session, store_hash, api, quota)
+            row = session.get(RateBudget, (store_hash, api), with_for_update=True)
+        assert row is not None
+        yield row

@@ -11,7 +11,8 @@ This module gathers the store's parts under one import path (`from workers.store
 - `state.py`: webhook ids seen (replay protection), beat runs, heartbeats, per-store state and the
   shared rate budget rows;
 - `failures.py`: the failed list (`record_failure` and what ops do with it);
-- `flushes.py`: the transactions `workers.sync` runs, one method each.
+- `flushes.py`: the transactions `workers.sync` runs, one method each;
+- `queries.py`: the transactions the shells (tasks, beat, `bcsync`, admin, /metrics) run, by URL;
 - `totals.py`: the worker-side counter totals GET /metrics reads.
 Times are float unix seconds: portable between SQLite and PostgreSQL, no time-zone traps.
 """

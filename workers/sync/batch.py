@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workers.domain.errors import SyncError
+from workers.store.engine import DatabaseError
 from workers.store.models import PRODUCT
 from workers.sync import journal
 from workers.sync.failure import fail, unclaim
@@ -96,12 +97,17 @@ def flush_batch(sync: Syncer) -> FlushReport | None:
     except SyncError as exc:
         fail(sync, token, ids, exc, report)
         return report
-    except (SystemExit, KeyboardInterrupt):
-        # SIGTERM to a Celery pool child (billiard raises SystemExit there) or Ctrl-C: give the
+    except (SystemExit, KeyboardInterrupt, DatabaseError):
+        # SIGTERM to a Celery pool child (billiard raises SystemExit there), Ctrl-C, or the database
+        # failing a statement (a deadlock with the receiver's upserts; the task retries): give the
         # rows back now instead of leaving them claimed until the lease ends
         unclaim(sync, token, ids)
         raise
     # it went through: a row that changed meanwhile stays dirty, but no longer as a failure
     # (its past attempts must not push it toward the failed list or grow its back-off)
-    report.released = sync.rows.finish(token, ids)
+    try:
+        report.released = sync.rows.finish(token, ids)
+    except DatabaseError:
+        unclaim(sync, token, ids)  # pushed and recorded: the next flush finds nothing to push
+        raise
     return report

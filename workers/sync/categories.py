@@ -7,9 +7,10 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+from workers.domain.categories import descendants
 from workers.domain.errors import SyncError
+from workers.domain.retry import backoff
 from workers.store.models import CATEGORY
-from workers.sync.failure import backoff
 
 if TYPE_CHECKING:
     from workers.sync.syncer import Syncer
@@ -17,17 +18,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("workers.sync.flush")
 
 CATEGORY_BATCH = 50
-
-
-def descendants(children: dict[int, list[int]], roots: list[int] | set[int] | dict[int, int]) -> set[int]:
-    """The categories `roots` and all their descendants in the tree {id: child ids}."""
-    todo, seen = list(roots), set()
-    while todo:
-        cid = todo.pop()
-        if cid not in seen:
-            seen.add(cid)
-            todo += children.get(cid, [])
-    return seen
 
 
 def expand_categories(sync: Syncer) -> int:

@@ -3,16 +3,17 @@
 - a configuration error (bad key, missing scope) pauses the store for CONFIG_PAUSE;
 - a 429 is flow control: rows come back when the API says, no attempt counted;
 - a permanent error, or the MAX_ATTEMPTS-th transient one, sends the rows to the failed list;
-- any other transient error: back-off with jitter, one more attempt counted."""
+- any other transient error: back-off with jitter, one more attempt counted.
+The numbers are `workers.domain.retry`'s (`ROWS`, `CONFIG_PAUSE`, `RATE_LIMITED_MIN`)."""
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 import traceback
 from typing import TYPE_CHECKING
 
+from workers.domain import retry
 from workers.domain.errors import ConfigurationError, PermanentError, SyncError, TransientError
 from workers.store.flushes import Verdict
 
@@ -22,14 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("workers.sync.flush")
 
-MAX_ATTEMPTS = 8
-CONFIG_PAUSE = 300.0
-
-
-def backoff(attempt: int, hint: float | None = None) -> float:
-    """Exponential back-off with full jitter, at least the server's hint, at most 10 minutes."""
-    base = min(600.0, 2.0 * 2**attempt)
-    return min(600.0, max(hint or 0.0, random.uniform(base / 2, base)))  # noqa: S311
+MAX_ATTEMPTS = retry.ROWS.attempts
+CONFIG_PAUSE = retry.CONFIG_PAUSE
+backoff = retry.backoff
 
 
 def verdict(exc: SyncError, attempts: int, now: float, tb: str = "") -> Verdict:
@@ -43,7 +39,7 @@ def verdict(exc: SyncError, attempts: int, now: float, tb: str = "") -> Verdict:
         # flow control, not a failure of these products: back when the API says (the shared
         # budget already pauses every worker), without counting an attempt toward the
         # failed list or growing the back-off
-        delay = max(exc.retry_after or 0.0, 1.0)
+        delay = max(exc.retry_after or 0.0, retry.RATE_LIMITED_MIN)
         return Verdict("defer", error, at=now + delay, retry_in=delay)
     if isinstance(exc, PermanentError) or attempts >= MAX_ATTEMPTS:
         return Verdict("drop", error, kind=exc.kind, traceback=tb, attempts=attempts)

@@ -4,15 +4,15 @@ is accepted, refused records bisected down to the record and set aside for the f
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workers.clients.ometria import PushResult, RecordTooLargeError
-from workers.domain.errors import PermanentError, TransientError
+from workers.domain import retry
+from workers.domain.errors import PermanentError
 from workers.sync import journal
 from workers.sync.plan import Planned
+from workers.sync.retrying import call_with_retries
 
 if TYPE_CHECKING:
     from workers.sync.syncer import Syncer
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("workers.sync.flush")
 
 PUSH_BATCH = 100  # Ometria's limit: records per push
-PUSH_ATTEMPTS = 4
+PUSH_ATTEMPTS = retry.PUSH.attempts
 
 Refused = tuple[dict, int, str]  # (record, product id, error)
 REFUSED_LOCALLY = "refused locally, not sent"  # over Ometria's per-record limit: never reached Ometria
@@ -102,17 +102,11 @@ def push(
 
 
 def send(sync: Syncer, records: list[dict]) -> tuple[int, PushResult]:
-    """One push, retried a few times on 429/5xx/timeouts so that Ometria's hiccups do not cost
-    the batch (and a second BigCommerce fetch). Returns (requests made, Ometria's answer)."""
-    for attempt in range(1, PUSH_ATTEMPTS + 1):
-        try:
-            return attempt, sync.ometria.push(records)
-        except TransientError as exc:
-            if attempt == PUSH_ATTEMPTS:
-                raise
-            # a 429 also paused the shared budget: the next acquire() waits for that
-            time.sleep(min(8.0, exc.retry_after or 0.5 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311
-    raise AssertionError("unreachable")
+    """One push, retried in place by `retry.PUSH` on 429/5xx/timeouts so that Ometria's hiccups do
+    not cost the batch (and a second BigCommerce fetch). Returns (requests made, Ometria's answer).
+    (A 429 also paused the shared budget: the next try's acquire() waits for that too.)"""
+    result, tries = call_with_retries(retry.PUSH, lambda: sync.ometria.push(records))
+    return tries, result
 
 
 def record(sync: Syncer, chunk: Sequence[Planned]) -> None:

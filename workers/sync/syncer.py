@@ -11,8 +11,6 @@ from workers.clients.budget import bigcommerce_budget, ometria_budget
 from workers.clients.ometria import OmetriaClient
 from workers.domain.mapping import MappingContext, Prices, missing_names
 from workers.settings import Settings, StoreConfig
-from workers.store import storefronts as sf_table
-from workers.store.engine import session_scope
 from workers.store.flushes import FlushStore
 from workers.sync import batch, categories, plan, push, resync, rolling, storefronts, sweep
 from workers.sync.batch import FlushReport
@@ -90,12 +88,9 @@ class Syncer:
         the database); also remembers whose each variant is (price-list callbacks name variants)."""
         ids = [int(p["id"]) for p in products]
         prices = storefronts.fetch_prices(self.bc, self.context(), ids) if ids else {}
-        sh = self.store.store_hash
-        with session_scope(self.db) as s:
-            sf_table.record_variants(s, sh, storefronts.variant_pairs(products))
-            metafields = (
-                sf_table.metafields_for(s, sh, ids) if self.store.metafield_namespaces and ids else {}
-            )
+        metafields = self.rows.record_variants(
+            storefronts.variant_pairs(products), ids if self.store.metafield_namespaces else []
+        )
         return prices, metafields
 
     def children(self, refresh: bool = False) -> dict[int, list[int]]:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.domain.fingerprint import canonical_json
-from workers.domain.ids import parse_id
+from workers.domain.ids import product_of
 from workers.domain.mapping import map_product
-from workers.store import storage, support
-from workers.store.storage import PRODUCT, session_scope
+from workers.store import queries, support
 from workers.sync.flush import BATCH, Syncer
 
 MISSING = "missing"
@@ -63,10 +62,7 @@ class VerifyReport:
 
 def parent_of(record_id: str) -> int | None:
     """The product id an Ometria record id starts with; None when it is not one ("²", 2^63, "x")."""
-    try:
-        return parse_id(str(record_id).split("-", 1)[0])
-    except ValueError:
-        return None
+    return product_of(record_id)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -163,8 +159,4 @@ def fix(syncer: Syncer, report: VerifyReport) -> int:
         for d in report.drift
         if d.kind == SHOULD_BE_INACTIVE
     ]
-    with session_scope(syncer.db) as s:
-        for start in range(0, len(forget), 500):
-            storage.forget_records(s, sh, forget[start : start + 500])
-        storage.record_pushed(s, sh, deactivate)
-        return storage.mark_dirty(s, sh, PRODUCT, report.drifting_products, "verify")
+    return queries.repair_drift(syncer.db, sh, forget, deactivate, report.drifting_products)

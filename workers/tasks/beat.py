@@ -23,16 +23,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery.beat import ScheduleEntry, Scheduler
-from sqlalchemy.exc import OperationalError
 
 from workers.ops.liveness import Evaluations, process_name
 from workers.settings import get_settings
-from workers.store import storage
+from workers.store import queries
 from workers.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
-
-DEADLOCK_RETRIES = 3
 
 
 class DatabaseScheduler(Scheduler):
@@ -53,16 +50,7 @@ class DatabaseScheduler(Scheduler):
         upgrade(self._url)  # runs before beat_init: the tables must exist now
         self.install_default_entries(self.data)
         self.merge_inplace(self.app.conf.beat_schedule)
-        for attempt in range(1, DEADLOCK_RETRIES + 1):
-            try:
-                with storage.session_scope(self._url) as s:
-                    self._seen = storage.beat_runs(s, self.schedule, time.time())
-                break
-            except OperationalError as exc:  # two beats starting at once: the rows are there now
-                if attempt == DEADLOCK_RETRIES:
-                    raise
-                log.warning("beat: reading the schedule failed (%s); again", type(exc.orig).__name__)
-                time.sleep(0.2 * attempt)
+        self._seen = queries.beat_runs(self._url, self.schedule, time.time())
         for name, entry in self.schedule.items():
             entry.last_run_at = datetime.fromtimestamp(self._seen[name], UTC)
         log.info("beat: schedule read from the database (%d entries)", len(self._seen))
@@ -71,8 +59,7 @@ class DatabaseScheduler(Scheduler):
         now = time.time()
         if now - self._beat_at >= self._heartbeat * 0.9:
             try:
-                with storage.session_scope(self._url) as s:
-                    storage.record_heartbeat(s, "beat", self._me, now)
+                queries.record_heartbeat(self._url, "beat", self._me, now)
                 self._beat_at = now
             except Exception as exc:  # noqa: BLE001 — the database away: the run claims fail too
                 log.warning("beat: heartbeat not recorded: %s", exc)
@@ -85,8 +72,7 @@ class DatabaseScheduler(Scheduler):
         name = entry.name
         now = time.time()
         try:
-            with storage.session_scope(self._url) as s:
-                other = storage.claim_beat_run(s, name, self._seen.get(name, 0.0), now, self._me)
+            other = queries.claim_beat_run(self._url, name, self._seen.get(name, 0.0), now, self._me)
         except Exception as exc:  # noqa: BLE001 — database away: the task could not run either
             log.warning("beat: could not take the run of %s (%s); not sent, next run as scheduled", name, exc)
             return

@@ -9,19 +9,20 @@ from __future__ import annotations
 import logging
 import mmap
 import time
+from typing import Any
 
 from celery import Task
 from celery.signals import beat_init, task_postrun, worker_process_init, worker_shutting_down
 
 from workers.clients.bigcommerce import BigCommerceClient
+from workers.domain import retry
 from workers.domain.errors import SyncError
-from workers.domain.ids import parse_id
+from workers.domain.ids import product_of
 from workers.domain.text import clean
 from workers.ops.observability import record_flush
 from workers.settings import get_settings
-from workers.store import events, liveness, pauses, storage, support
+from workers.store import pauses, queries, support
 from workers.store.migrate import upgrade
-from workers.store.storage import PRODUCT, session_scope
 from workers.sync.flush import Syncer, backoff, drain
 from workers.sync.hooks import revive_hooks
 from workers.tasks import heartbeat as _heartbeat  # noqa: F401 — connects the worker's heartbeat thread
@@ -82,16 +83,25 @@ def syncer(store_hash: str) -> Syncer:
 
 
 class SyncTask(Task):
-    """Retries on anything unexpected (database down, broker hiccup) with back-off and jitter;
-    the work itself is safe in the database meanwhile, so giving up loses nothing either."""
+    """Retries on anything unexpected (database down, broker hiccup) with back-off and jitter —
+    `workers.domain.retry.TASK`, through Celery's autoretry, a server's hint honoured in full; the
+    work itself is safe in the database meanwhile, so giving up loses nothing either."""
 
     autoretry_for = (Exception,)
     dont_autoretry_for = (KeyError,)
-    max_retries = 20
-    retry_backoff = 2
-    retry_backoff_max = 300
-    retry_jitter = True
+    max_retries = retry.TASK.attempts
+    retry_backoff = False  # the countdown is the policy's (below), not Celery's own formula
     acks_late = True
+
+    def retry(
+        self, *args: Any, exc: BaseException | None = None, countdown: float | None = None, **kw: Any
+    ) -> Any:
+        """Celery's retry, with the policy's countdown when none is given (autoretry gives none):
+        after `request.retries` earlier retries, never less than a SyncError's `retry_after`."""
+        if countdown is None and kw.get("eta") is None:
+            hint = exc.retry_after if isinstance(exc, SyncError) else None
+            countdown = retry.TASK.delay(self.request.retries, hint)
+        return super().retry(*args, exc=exc, countdown=countdown, **kw)
 
 
 @app.task(base=SyncTask, name="workers.tasks.flush_store")
@@ -104,8 +114,7 @@ def flush_store(store_hash: str) -> dict:
         return {"paused": "until resumed"}
     paused = sync.paused()
     if paused > 0:  # a configuration pause: one flush when it lifts, not one per wake-up meanwhile
-        with session_scope(sync.db) as s:
-            due = storage.schedule_flush(s, store_hash, time.time() + paused)
+        due = queries.schedule_flush(sync.db, store_hash, time.time() + paused)
         if due:
             flush_store.apply_async(args=[store_hash], countdown=paused)
         return {"paused": paused}
@@ -145,8 +154,7 @@ def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
     settle = sync.settle_time()
     if settle <= 0:
         return False
-    with session_scope(sync.db) as s:
-        due = storage.schedule_flush(s, store_hash, time.time() + settle)
+    due = queries.schedule_flush(sync.db, store_hash, time.time() + settle)
     if due:
         flush_store.apply_async(args=[store_hash], countdown=settle)
     return True
@@ -156,8 +164,11 @@ def _defer_while_settling(sync: Syncer, store_hash: str) -> bool:
 def sweep_dirty() -> list[str]:
     """Flush every store that has claimable dirty rows (wake-ups lost or delayed land here)."""
     held = support.operator_paused(get_settings().database_url)
-    with session_scope(get_settings().database_url) as s:
-        stores = [h for h in storage.stores_with_work(s) if h in get_settings().stores and h not in held]
+    stores = [
+        h
+        for h in queries.stores_with_work(get_settings().database_url)
+        if h in get_settings().stores and h not in held
+    ]
     for store_hash in stores:
         flush_store.delay(store_hash)
     return stores
@@ -230,8 +241,7 @@ def check_hooks() -> dict[str, list[int]]:
             log.warning("hook check of store %s failed: %s", sh, exc)
             out[sh] = []
             continue
-        with session_scope(get_settings().database_url) as s:
-            liveness.record_hook_check(s, sh, inactive=len(revived))
+        queries.record_hook_check(get_settings().database_url, sh, inactive=len(revived))
         out[sh] = revived
     return out
 
@@ -248,52 +258,30 @@ def collect_ometria_errors() -> dict[str, int]:
         except SyncError as exc:
             log.warning("reading Ometria errors for store %s failed: %s", sh, exc)
             continue
-        filed = 0
-        with session_scope(settings.database_url) as s:
-            state = storage.store_state(s, sh)
-            seen = list(state.seen_errors or [])
-            for err in errors:
-                key = f"{err.get('request_id')}|{err.get('record_id')}|{err.get('error_path')}"
-                record_id = str(err.get("record_id") or "")
-                if key in seen or not record_id:
-                    continue
-                seen.append(key)
-                storage.record_failure(
-                    s,
-                    store_hash=sh,
-                    task="ometria-validation",
-                    entity=PRODUCT,
-                    entity_ids=_product_of_record(record_id),
-                    kind="permanent",
-                    record_id=clean(record_id)[:128],
-                    error=clean(
-                        f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}"
-                    ),
-                )
-                storage.forget_records(s, sh, [record_id])
-                filed += 1
-            state.seen_errors = seen[-500:]
-        out[sh] = filed
+        out[sh] = queries.file_validation_errors(
+            settings.database_url, sh, [validation_error(e) for e in errors]
+        )
     return out
 
 
-def _product_of_record(record_id: str) -> list[int]:
-    """The product id an Ometria record id starts with ("12" or "12-34"), if it is one."""
-    try:
-        return [parse_id(record_id.split("-", 1)[0])]
-    except ValueError:
-        return []
+def validation_error(err: dict) -> queries.ValidationError:
+    """One entry of Ometria's `_errors` as the failed list files it (under the record's product)."""
+    record_id = str(err.get("record_id") or "")
+    product = product_of(record_id)
+    return queries.ValidationError(
+        key=f"{err.get('request_id')}|{err.get('record_id')}|{err.get('error_path')}",
+        record_id=record_id,
+        product_ids=[] if product is None else [product],
+        error=clean(f"Ometria rejected {record_id} at {err.get('error_path')}: {err.get('error_message')}"),
+        filed_record_id=clean(record_id)[:128],
+    )
 
 
 @app.task(base=SyncTask, name="workers.tasks.prune")
 def prune() -> int:
     """Forget webhook ids after an hour, and events after EVENTS_RETENTION_DAYS."""
     settings = get_settings()
-    now = time.time()
-    with session_scope(settings.database_url) as s:
-        liveness.prune(s, now)
-        n = storage.prune_webhooks(s, now - 3600)
-        return n + events.prune_events(s, now - settings.events_retention_days * 86400)
+    return queries.prune(settings.database_url, time.time(), settings.events_retention_days * 86400)
 
 
 __all__ = [
