@@ -190,3 +190,27 @@ def test_no_secret_in_a_resync_answer(target: Target) -> None:
         resp = target.client.post("/admin/api/resync", json={"products": ids}, headers=BEARER)
         for secret in secrets:
             assert secret not in resp.get_data(as_text=True) and secret not in str(resp.headers)
+
+
+def test_api_resync_of_a_product_gone_from_the_store_pushes_it_inactive(target: Target) -> None:
+    gone = target.sandbox.store.product_ids()[0]
+    target.sandbox.store.delete_product(gone)  # no webhook reached us: the ledger still has it
+    resp = target.client.post("/admin/api/resync", json={"products": [gone]}, headers=BEARER)
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["gone"] == [gone] and body["products"] == [] and body["marked"] == 1
+    target.flush()
+    assert target.sandbox.account.records[str(gone)]["is_active"] is False
+
+
+def test_api_resync_of_known_and_unknown_ids_repairs_the_known_and_names_the_unknown(target: Target) -> None:
+    """As `bcsync resync product 5 999999` (exit 1): the known one is repaired, the unknown named."""
+    pid = target.sandbox.store.product_ids()[0]
+    target.tamper(pid, "Stale title")
+    resp = target.client.post("/admin/api/resync", json={"products": [pid, NEVER]}, headers=BEARER)
+    assert resp.status_code == 404
+    message = resp.get_json()["error"]
+    assert f"product {NEVER} not found" in message and f"{pid} marked to push whole" in message
+    assert target.dirty() == {(PRODUCT, pid): "resync"}
+    target.flush()
+    assert target.sandbox.account.records[str(pid)]["title"] != "Stale title"
