@@ -13,10 +13,11 @@ from flask import current_app
 
 from consumer.admin.blueprint import ERRORS, MAX_IDS, VERIFY_MAX_IDS
 from workers.domain import ids as id_rules
-from workers.domain.errors import SyncError, redact
+from workers.domain.errors import NotFoundError, SyncError, redact
 from workers.domain.text import clean
 from workers.settings import Settings, StoreConfig, get_settings
-from workers.store import failures, queries
+from workers.store import failures
+from workers.store.storage import CATEGORY
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +144,47 @@ def pick_store(value: Any) -> str:
     return value
 
 
-def mark(store_hash: str, entity: str, ids: list[int]) -> int:
-    n = queries.mark(db(), store_hash, entity, ids, "resync")
-    wake(store_hash)
-    return n
+def _listed(ids: list[int]) -> str:
+    shown = ", ".join(map(str, ids[:20]))
+    return shown + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+
+
+def resync(store_hash: str, entity: str, ids: list[int]) -> dict[str, Any]:
+    """`bcsync resync product|category ID… --async` for the admin, through the CLI's own use case
+    (workers.sync.repair.repair_for): one batched BigCommerce call for the ids plus the ledger
+    decides what exists; the products found are marked for a whole re-push (whatever the ledger
+    says), those gone from the store but pushed before for their deactivation, and a flush is woken
+    (the worker pushes them). An id never known is marked for nothing: NotFoundError (404) naming it."""
+    from workers.sync import repair
+
+    db()
+    try:
+        plan = repair.repair_for(settings(), store_hash, entity, ids)
+    except SyncError as exc:
+        message = clean(redact(str(exc), settings().secrets))[:500]
+        log.warning("admin: resync of store %s failed (%s)", store_hash, type(exc).__name__)
+        raise UpstreamError(f"could not resync: {message}") from None
+    if plan.marked:
+        wake(store_hash)
+    missing = plan.categories_not_found if entity == CATEGORY else plan.not_found
+    if missing:
+        what = "category" if entity == CATEGORY else "product"
+        message = (
+            f"{what} {_listed(missing)} not found: store {store_hash} does not have "
+            f"{'it' if len(missing) == 1 else 'them'} and nothing of "
+            f"{'it' if len(missing) == 1 else 'them'} was ever pushed to Ometria (nothing done for "
+            f"{'it' if len(missing) == 1 else 'them'})"
+        )
+        if plan.marked:
+            message += f"; product(s) {_listed(plan.marked)} marked to push whole"
+        raise NotFoundError(message)
+    return {
+        "store": store_hash,
+        "entity": entity,
+        "marked": len(plan.marked),
+        "products": plan.products,
+        "gone": plan.gone,
+    }
 
 
 def replay(ids: list[int] | None, since: float | None = None) -> list[int]:

@@ -98,7 +98,7 @@ def api_resync() -> Response | tuple[Response, int]:
         return jsonify(enqueued="resync_all", store=store, dry_run=dry_run), 202
     entity = PRODUCT if kinds[0] == "products" else CATEGORY
     ids = actions.parse_ids(body[kinds[0]], kinds[0])
-    return jsonify(marked=actions.mark(store, entity, ids), entity=entity, store=store), 202
+    return jsonify(actions.resync(store, entity, ids)), 202
 
 
 @admin_bp.post("/api/verify")

@@ -38,7 +38,7 @@ NOTICES = {
     "replayed": "Replayed {n} entr{ies}; the products are dirty again and a flush is on its way.",
     "discarded": "Discarded {n} entr{ies}.",
     "nothing": "Nothing to do: that entry is no longer open.",
-    "resync": "Marked {n} {what} dirty; a flush is on its way.",
+    "resync": "Marked {n} product(s) to push whole, whatever the ledger says; a flush is on its way.",
     "resync-all": "Full resync enqueued; the worker runs it.",
     "paused": "Paused store {store}.",
     "resumed": "Resumed store {store}.",

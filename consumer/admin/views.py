@@ -171,8 +171,8 @@ def page_resync() -> Response:
         ids = actions.ids_from_text(request.form.get("ids", ""))
     except BadRequest:
         return _back(error="ids")
-    n = actions.mark(store, PRODUCT if kind == "products" else CATEGORY, ids)
-    return _back("resync", n=n, what=kind)
+    done = actions.resync(store, PRODUCT if kind == "products" else CATEGORY, ids)  # not found: 404 page
+    return _back("resync", n=done["marked"])
 
 
 @admin_bp.post("/verify")

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from consumer import create_app
 from consumer.admin import COOKIE
+from tests.harness import free_port
 from workers.settings import ConfigError, Settings, StoreConfig, load_settings
 from workers.store.models import AdminSession
 from workers.store.storage import PRODUCT, record_failure, session_scope
@@ -36,6 +37,9 @@ STORE = StoreConfig(
     client_secret="client-secret-sec-2b",
     webhook_secret="hook-secret-sec-93e",
     ometria_api_key="ometria-key-sec-4d5",
+    # never a real host: a loopback port nobody listens on (a call is refused at once)
+    api_url=f"http://127.0.0.1:{free_port()}",
+    ometria_api_url=f"http://127.0.0.1:{free_port()}",
 )
 ROOT = Path(__file__).resolve().parents[2]
 
