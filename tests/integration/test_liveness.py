@@ -34,7 +34,7 @@ from workers.store.migrate import upgrade
 
 HEARTBEAT = 2.0  # seconds: a part is silent after 3 × this
 THRESHOLD = 3 * HEARTBEAT
-ADMIN_TOKEN = "liveness-admin-token-5150"
+ADMIN_TOKEN = "liveness-admin-token-5150-at-least-32-chars"
 ALERT_TOKEN = "hook-token-0042"  # a chat webhook's URL carries a token: never in a message or log
 
 
