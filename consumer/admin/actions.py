@@ -190,20 +190,7 @@ def verify(store_hash: str, product_ids: list[int] | None, fix: bool) -> dict[st
     if marked:
         wake(store_hash)
     return {
-        "store": report.store,
-        "products": report.products,
-        "records": report.records,
-        "ometria_records": report.ometria_records,
-        "counts": report.counts(),
-        "drift": [
-            {
-                "record_id": d.record_id,
-                "product_id": d.product_id,
-                "kind": d.kind,
-                "fields": {k: {"store": a, "ometria": b} for k, (a, b) in d.fields.items()},
-            }
-            for d in report.drift
-        ],
+        **report.as_dict(),
         "fixed": bool(fix),
         "marked": marked,
     }

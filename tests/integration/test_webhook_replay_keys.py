@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from tests.integration.test_group_commit import record_callbacks
 from tests.receiver import Receiver, make_receiver, sign, store_config
 from tests.services import fresh_pg_database
-from workers.store.intake import Callback, record_callbacks
+from workers.store.intake import Callback
 from workers.store.migrate import alembic_config, upgrade
 from workers.store.storage import PRODUCT, Dirty, get_engine, session_scope, webhook_digest
 

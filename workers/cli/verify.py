@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -72,12 +72,12 @@ def verify(
             sys.exit(1)
     report = verifier.verify(syncer, product_ids)
     if as_json and not fix:
-        print_json(env, _drift_json(report))
+        print_json(env, report.as_dict())
         sys.exit(1 if report.drift or unknown else 0)
     _print_drift(env, report, limit)
     if not report.drift:
         if as_json:
-            print_json(env, _drift_json(report))
+            print_json(env, report.as_dict())
         if unknown:
             sys.exit(1)
         return
@@ -89,7 +89,7 @@ def verify(
     flush_here(env, store, report.drifting_products)
     after = verifier.verify(syncer, report.drifting_products)
     if as_json:
-        print_json(env, _drift_json(after))
+        print_json(env, after.as_dict())
     if after.drift:
         env.out.print(f"[red]still drifting after --fix: {len(after.drift)} record(s)[/red]")
         _print_drift(env, after, limit)
@@ -97,26 +97,6 @@ def verify(
     env.out.print(f"[green]repaired: {len(report.drift)} record(s) now match the store[/green]")
     if unknown:
         sys.exit(1)
-
-
-def _drift_json(report: VerifyReport) -> dict[str, Any]:
-    return {
-        "store": report.store,
-        "products": report.products,
-        "records": report.records,
-        "ometria_records": report.ometria_records,
-        "counts": report.counts(),
-        "pending": report.pending,
-        "drift": [
-            {
-                "record_id": d.record_id,
-                "product_id": d.product_id,
-                "kind": d.kind,
-                "fields": {k: {"store": a, "ometria": b} for k, (a, b) in d.fields.items()},
-            }
-            for d in report.drift
-        ],
-    }
 
 
 def _print_drift(env: Env, report: VerifyReport, limit: int) -> None:

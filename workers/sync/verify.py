@@ -59,6 +59,27 @@ class VerifyReport:
             out[d.kind] += 1
         return out
 
+    def as_dict(self) -> dict[str, Any]:
+        """The report as `bcsync verify --json` and the admin API give it: each drifting field as
+        the store's value and Ometria's."""
+        return {
+            "store": self.store,
+            "products": self.products,
+            "records": self.records,
+            "ometria_records": self.ometria_records,
+            "counts": self.counts(),
+            "pending": self.pending,
+            "drift": [
+                {
+                    "record_id": d.record_id,
+                    "product_id": d.product_id,
+                    "kind": d.kind,
+                    "fields": {k: {"store": a, "ometria": b} for k, (a, b) in d.fields.items()},
+                }
+                for d in self.drift
+            ],
+        }
+
 
 def parent_of(record_id: str) -> int | None:
     """The product id an Ometria record id starts with; None when it is not one ("²", 2^63, "x")."""
