@@ -45,15 +45,14 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.orm import Session
 
 from consumer.errors import error_response
 from consumer.runtime import current_runtime
 from workers.domain.tally import METRICS
 from workers.ops.health_collector import HealthCollector
 from workers.settings import Settings
-from workers.store.storage import dirty_counts, session_scope
-from workers.store.totals import read_totals
+from workers.store.queries import dirty_counts
+from workers.store.totals import totals_at
 
 log = logging.getLogger(__name__)
 
@@ -83,21 +82,21 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            with session_scope(self.settings.database_url) as session:
-                families = list(self.families(session))
+            families = list(self.families(self.settings.database_url))
         except Exception as exc:  # the database is down: expose the rest
             log.debug("%s not collected (%s)", type(self).__name__, type(exc).__name__)
             return
         yield from families
 
-    def families(self, session: Session) -> Iterator[Metric]:
+    def families(self, url: str) -> Iterator[Metric]:
+        """The families, from what `workers.store` functions read at `url`."""
         raise NotImplementedError
 
 
 class DirtyRowsCollector(DatabaseCollector):
-    def families(self, session: Session) -> Iterator[Metric]:
+    def families(self, url: str) -> Iterator[Metric]:
         gauge = GaugeMetricFamily("bcsync_dirty_rows", "Rows waiting for a flush", labels=["store", "entity"])
-        for (store, entity), n in sorted(dirty_counts(session).items()):
+        for (store, entity), n in sorted(dirty_counts(url).items()):
             gauge.add_metric([store, entity], n)
         yield gauge
 
@@ -106,8 +105,8 @@ class WorkerTotalsCollector(DatabaseCollector):
     """The worker-side counters and histograms (workers.domain.tally.METRICS), as summed in the
     database by every worker process on every host."""
 
-    def families(self, session: Session) -> Iterator[Metric]:
-        totals = read_totals(session)
+    def families(self, url: str) -> Iterator[Metric]:
+        totals = totals_at(url)
         by_sample: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
         for (sample, labels), value in totals.items():
             by_sample[sample][labels] = value

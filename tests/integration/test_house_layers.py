@@ -17,24 +17,9 @@ DRIVERS = ("sqlalchemy", "psycopg", "psycopg2", "sqlite3", "alembic")
 SESSION_NAMES = {"session_scope", "get_engine", "Session", "sessionmaker", "insert_for", "_sessionmaker"}
 STATEMENT_BUILDERS = {"select", "update", "delete", "insert", "text", "func", "or_", "and_"}
 
-# What must stay outside workers/store/ for now, each with its reason (module path -> name -> why).
-# All of these landed from other work while this restructuring ran; each is to move into its
-# workers/store module (liveness.py, totals.py, storefronts.py) as functions taking the URL.
-_LANDED = "landed during the restructuring (another helper's work); to move into its workers/store module"
-ALLOWED: dict[str, dict[str, str]] = {
-    "workers/ops/liveness.py": {
-        "session_scope": "liveness evaluation's reads and incident updates: " + _LANDED
-    },
-    "workers/ops/observability.py": {
-        "session_scope": "worker metric totals saved after each task: " + _LANDED
-    },
-    "consumer/metrics.py": {
-        "session_scope": "/metrics collectors reading several tables in one transaction: " + _LANDED,
-        "sqlalchemy.orm": "the collectors' Session type: " + _LANDED,
-    },
-    "workers/sync/storefronts.py": {"session_scope": "storefront lookups, metafields, variants: " + _LANDED},
-    "workers/sync/rolling.py": {"session_scope": "the rolling resync's place: " + _LANDED},
-}
+# What must stay outside workers/store/, each with its reason (module path -> name -> why). Empty:
+# every transaction outside workers/store/ has moved into a workers/store function taking the URL.
+ALLOWED: dict[str, dict[str, str]] = {}
 
 
 def _python_files() -> list[Path]:

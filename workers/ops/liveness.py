@@ -29,7 +29,7 @@ from workers.domain import health as H
 from workers.ops.redact import Redactor
 from workers.settings import Settings
 from workers.store import liveness as L
-from workers.store import storage
+from workers.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,14 @@ def schedule_of(settings: Settings) -> H.Schedule:
 
 def read_health(settings: Settings, now: float | None = None) -> H.Health:
     now = time.time() if now is None else now
-    with storage.session_scope(settings.database_url) as s:
-        seen = L.processes(s)
-        facts = L.store_facts(s, {sh: st.rate_reserve for sh, st in settings.stores.items()})
+    seen, facts = L.health_facts(
+        settings.database_url, {sh: st.rate_reserve for sh, st in settings.stores.items()}
+    )
     return H.assess(seen, list(facts.values()), schedule_of(settings), now)
 
 
 def record_heartbeat(settings: Settings, part: str, process: str, now: float | None = None) -> None:
-    with storage.session_scope(settings.database_url) as s:
-        storage.record_heartbeat(s, part, process, time.time() if now is None else now)
+    queries.record_heartbeat(settings.database_url, part, process, time.time() if now is None else now)
 
 
 # --- incidents -------------------------------------------------------------------------------
@@ -105,9 +104,10 @@ def evaluate(settings: Settings, evaluator: str, now: float | None = None) -> li
     from workers.ops.observability import secrets_to_hide
 
     red.add(secrets_to_hide(settings))
-    queued: list[dict[str, Any]] = []
-    with storage.session_scope(settings.database_url) as s:
-        rows = L.incidents(s)
+    planned: list[tuple[H.Condition, H.Decision, L.IncidentChange]] = []
+
+    def plan(rows: dict[str, L.IncidentRow]) -> list[L.IncidentChange]:
+        planned.clear()  # (a retried transaction plans afresh)
         for cond in conds:
             row = rows.get(cond.key)
             if row is not None and max(row.opened_at, row.closed_at, row.changed_at) > now:
@@ -116,8 +116,6 @@ def evaluate(settings: Settings, evaluator: str, now: float | None = None) -> li
             decision = H.decide(state, cond, now)
             if decision is None:
                 continue
-            if row is None:
-                L.ensure_incident(s, cond.key)
             values: dict[str, Any] = {
                 "is_open": decision.is_open,
                 "value": decision.value,
@@ -128,20 +126,26 @@ def evaluate(settings: Settings, evaluator: str, now: float | None = None) -> li
                 values["opened_at"] = now
             if decision.closed:
                 values["closed_at"] = now
-            if not L.change_incident(s, cond.key, row.version if row else 0, **values):
-                continue  # another evaluator made this change first: its message, not ours
-            if decision.message is None:
-                continue
-            log.warning(
-                "incident %s %s: %s",
-                "opened" if decision.opened else "closed",
-                cond.key,
-                red.text(cond.summary),
-            )
-            if settings.alert_webhook_url:
-                payload = _message(cond, decision, row, evaluator, now, red)
-                L.queue_message(s, cond.key, payload, now)
-                queued.append(payload)
+            message = None
+            if decision.message is not None and settings.alert_webhook_url:
+                message = _message(cond, decision, row, evaluator, now, red)
+            change = L.IncidentChange(cond.key, row.version if row else 0, values, row is None, message)
+            planned.append((cond, decision, change))
+        return [change for _, _, change in planned]
+
+    won = L.change_incidents(settings.database_url, plan, now)
+    queued: list[dict[str, Any]] = []
+    for (cond, decision, change), made in zip(planned, won, strict=True):
+        if not made or decision.message is None:
+            continue  # another evaluator made this change first (its message, not ours), or no message
+        log.warning(
+            "incident %s %s: %s",
+            "opened" if decision.opened else "closed",
+            cond.key,
+            red.text(cond.summary),
+        )
+        if change.message is not None:
+            queued.append(change.message)
     return queued
 
 
@@ -154,8 +158,7 @@ def deliver(
     if not url:
         return 0
     now = time.time() if now is None else now
-    with storage.session_scope(settings.database_url) as s:
-        due = [(m.id, m.attempts, dict(m.payload)) for m in L.take_due_messages(s, now, SEND_LEASE)]
+    due = L.take_due(settings.database_url, now, SEND_LEASE)
     sent = 0
     for message_id, attempts, payload in due:
         try:
@@ -165,8 +168,7 @@ def deliver(
         except Exception as exc:  # noqa: BLE001 — whatever the receiver does, the process goes on
             error = f"alert not delivered ({type(exc).__name__})"
         else:
-            with storage.session_scope(settings.database_url) as s:
-                L.message_sent(s, message_id, time.time())
+            L.mark_sent(settings.database_url, message_id, time.time())
             sent += 1
             continue
         if attempts >= MAX_ATTEMPTS:
@@ -187,8 +189,7 @@ def deliver(
                 attempts,
                 error,
             )
-        with storage.session_scope(settings.database_url) as s:
-            L.message_failed(s, message_id, error, retry_at)
+        L.mark_failed(settings.database_url, message_id, error, retry_at)
     return sent
 
 

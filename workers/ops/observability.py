@@ -21,8 +21,7 @@ from urllib.parse import unquote, urlsplit
 from workers.domain.tally import TALLY
 from workers.ops.redact import install_log_redaction, scrub_breadcrumb, scrub_event
 from workers.settings import Settings
-from workers.store.storage import session_scope
-from workers.store.totals import add_totals
+from workers.store.totals import save_totals
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +129,7 @@ def persist_tally(database_url: str) -> bool:
     if not pending:
         return True
     try:
-        with session_scope(database_url) as session:
-            add_totals(session, pending)
+        save_totals(database_url, pending)
     except Exception as exc:  # the database is down: keep them for the next task
         TALLY.restore(pending)
         log.warning("metrics not saved yet (%s); kept for the next try", type(exc).__name__)

@@ -12,14 +12,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from workers.domain.health import ProcessSeen, StoreFacts
-from workers.store.engine import insert_for, rowcount
+from workers.store.engine import insert_for, rowcount, session_scope
 from workers.store.models import (
     AlertOutbox,
     Dirty,
@@ -249,3 +250,61 @@ def prune(session: Session, now: float, keep_seconds: float = 7 * 86400.0) -> in
     old = now - keep_seconds
     gone = rowcount(session.execute(delete(Heartbeat).where(Heartbeat.last_seen < old)))
     return gone + rowcount(session.execute(delete(AlertOutbox).where(AlertOutbox.sent_at < old)))
+
+
+# --- one transaction each, by database URL (workers.ops.liveness) ----------------------------
+
+
+def health_facts(url: str, reserves: dict[str, int]) -> tuple[list[ProcessSeen], dict[str, StoreFacts]]:
+    """In one transaction: the processes seen and each store's facts (`reserves`: store -> rate reserve)."""
+    with session_scope(url) as s:
+        return processes(s), store_facts(s, reserves)
+
+
+@dataclass
+class IncidentChange:
+    """One planned compare-and-set on an incident row: `version` is the version seen (0 for a row
+    not there yet, created first), `values` what it becomes, `message` the payload to queue when
+    this change wins (None: nothing queued)."""
+
+    key: str
+    version: int
+    values: dict[str, Any]
+    create: bool = False
+    message: dict[str, Any] | None = field(default=None)
+
+
+def change_incidents(
+    url: str, plan: Callable[[dict[str, IncidentRow]], Sequence[IncidentChange]], now: float
+) -> list[bool]:
+    """In one transaction: read the incidents, let `plan` decide the changes from them, and apply
+    each by compare-and-set, queueing its message in the same transaction when it wins. Returns, for
+    each planned change in order, whether this call made it (False: another evaluator did first)."""
+    with session_scope(url) as s:
+        won: list[bool] = []
+        for change in plan(incidents(s)):
+            if change.create:
+                ensure_incident(s, change.key)
+            if not change_incident(s, change.key, change.version, **change.values):
+                won.append(False)
+                continue
+            if change.message is not None:
+                queue_message(s, change.key, change.message, now)
+            won.append(True)
+        return won
+
+
+def take_due(url: str, now: float, lease: float) -> list[tuple[int, int, dict[str, Any]]]:
+    """`take_due_messages` in its own transaction: (id, attempts, payload) of each message taken."""
+    with session_scope(url) as s:
+        return [(m.id, m.attempts, dict(m.payload)) for m in take_due_messages(s, now, lease)]
+
+
+def mark_sent(url: str, message_id: int, now: float) -> None:
+    with session_scope(url) as s:
+        message_sent(s, message_id, now)
+
+
+def mark_failed(url: str, message_id: int, error: str, retry_at: float) -> None:
+    with session_scope(url) as s:
+        message_failed(s, message_id, error, retry_at)

@@ -9,8 +9,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from workers.store import dirty, ledger
 from workers.store.engine import insert_for as _insert
-from workers.store.models import Ledger, ProductMetafield, RateBudget, RollingResync, VariantProduct
+from workers.store.engine import session_scope
+from workers.store.models import (
+    CATEGORY,
+    PRODUCT,
+    Ledger,
+    ProductMetafield,
+    RateBudget,
+    RollingResync,
+    VariantProduct,
+)
 
 CHUNK = 500
 
@@ -161,3 +171,85 @@ def bigcommerce_quota(session: Session, store_hash: str) -> int:
     """The store's BigCommerce quota per window as its headers last said (150 until known)."""
     row = session.get(RateBudget, (store_hash, "bigcommerce"))
     return int(row.quota) if row is not None and row.quota else 150
+
+
+# --- one transaction each, by database URL (workers.sync.storefronts, workers.sync.rolling) --------
+
+
+def claim_rows(url: str, store_hash: str, entity: str, token: str, limit: int, lease: float) -> list[int]:
+    """Claim up to `limit` dirty rows of `entity` under `token`; their ids, sorted."""
+    with session_scope(url) as s:
+        return sorted(dirty.claim(s, store_hash, entity, token, limit, lease))
+
+
+def variant_owners(url: str, store_hash: str, variant_ids: Iterable[int]) -> dict[int, int]:
+    """`products_of_variants` in its own transaction."""
+    with session_scope(url) as s:
+        return products_of_variants(s, store_hash, variant_ids)
+
+
+def store_metafields(
+    url: str, store_hash: str, product_ids: Sequence[int], metafields: Iterable[Mapping]
+) -> set[int]:
+    """`replace_metafields` in its own transaction: the products whose metafields changed."""
+    with session_scope(url) as s:
+        return replace_metafields(s, store_hash, product_ids, metafields)
+
+
+def active_product_ids(url: str, store_hash: str) -> set[int]:
+    """The products Ometria holds active (per the ledger)."""
+    with session_scope(url) as s:
+        return set(ledger.active_products(s, store_hash))
+
+
+def finish_expansion(
+    url: str,
+    store_hash: str,
+    entity: str,
+    token: str,
+    claimed: Sequence[int],
+    products: Sequence[int],
+    categories: Sequence[int],
+) -> int:
+    """In one transaction: mark `products` dirty (reason `entity`) and `categories` dirty (reason
+    "tree"), and release the claimed rows as done. Returns how many products were marked."""
+    with session_scope(url) as s:
+        marked = dirty.mark_dirty(s, store_hash, PRODUCT, products, entity) if products else 0
+        if categories:
+            dirty.mark_dirty(s, store_hash, CATEGORY, categories, "tree")
+        dirty.release_done(s, store_hash, entity, token, claimed)
+        return marked
+
+
+def give_back(
+    url: str, store_hash: str, entity: str, token: str, claimed: Sequence[int], error: str, retry_at: float
+) -> None:
+    """The claimed rows released as failed, to be retried at `retry_at`."""
+    with session_scope(url) as s:
+        dirty.release_failed(s, store_hash, entity, token, claimed, error, retry_at)
+
+
+def merge_metafields(url: str, store_hash: str, metafields: Iterable[Mapping], reason: str) -> int:
+    """In one transaction: upsert these metafields and mark the products whose metafields changed
+    dirty. Returns how many products were marked."""
+    with session_scope(url) as s:
+        changed = upsert_metafields(s, store_hash, metafields)
+        return dirty.mark_dirty(s, store_hash, PRODUCT, sorted(changed), reason) if changed else 0
+
+
+def reload_metafields(url: str, store_hash: str, metafields: Iterable[Mapping]) -> None:
+    """`replace_all_metafields` in its own transaction."""
+    with session_scope(url) as s:
+        replace_all_metafields(s, store_hash, metafields)
+
+
+def rolling_place(url: str, store_hash: str) -> tuple[dict[str, float], int, int]:
+    """In one transaction: the rolling resync's state, the parents known, and the quota last seen."""
+    with session_scope(url) as s:
+        return rolling_state(s, store_hash), parents_known(s, store_hash), bigcommerce_quota(s, store_hash)
+
+
+def keep_rolling_place(url: str, store_hash: str, state: Mapping[str, float]) -> None:
+    """`save_rolling_state` in its own transaction."""
+    with session_scope(url) as s:
+        save_rolling_state(s, store_hash, state)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workers.store.engine import insert_for
+from workers.store.engine import insert_for, session_scope
 from workers.store.models import MetricTotal
 
 Labels = tuple[tuple[str, str], ...]
@@ -41,3 +41,18 @@ def add_totals(session: Session, increments: Mapping[tuple[str, Labels], float])
 def read_totals(session: Session) -> dict[tuple[str, Labels], float]:
     rows = session.execute(select(MetricTotal.name, MetricTotal.labels, MetricTotal.value))
     return {(name, _decode(labels)): float(value) for name, labels, value in rows}
+
+
+# --- one transaction each, by database URL ----------------------------------------------------
+
+
+def save_totals(url: str, increments: Mapping[tuple[str, Labels], float]) -> None:
+    """`add_totals` in its own transaction (a worker's pending increments after a task)."""
+    with session_scope(url) as session:
+        add_totals(session, increments)
+
+
+def totals_at(url: str) -> dict[tuple[str, Labels], float]:
+    """`read_totals` in its own transaction (/metrics at scrape time)."""
+    with session_scope(url) as session:
+        return read_totals(session)

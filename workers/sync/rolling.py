@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from workers.clients.bigcommerce import MAX_PAGE
 from workers.store import storefronts as table
-from workers.store.engine import session_scope
 from workers.store.models import PRODUCT
 from workers.sync import storefronts
 from workers.sync.push import record_refused
@@ -54,10 +53,8 @@ def rolling_step(sync: Syncer, now: float | None = None) -> RollingReport:
     sh = sync.store.store_hash
     period = max(60.0, sync.settings.rolling_hours * HOUR)
     report = RollingReport()
-    with session_scope(sync.db) as s:
-        state = table.rolling_state(s, sh)
-        total = max(1, table.parents_known(s, sh))
-        quota = table.bigcommerce_quota(s, sh)
+    state, known, quota = table.rolling_place(sync.db, sh)
+    total = max(1, known)
     if state["lap_started_at"] <= 0:
         state.update(cursor=0, lap_started_at=now, done=0)
     if now - state["hour_started_at"] >= HOUR:
@@ -82,8 +79,7 @@ def rolling_step(sync: Syncer, now: float | None = None) -> RollingReport:
             report.laps_done += 1
             state.update(cursor=0, lap_started_at=now, done=0)
             break
-    with session_scope(sync.db) as s:
-        table.save_rolling_state(s, sh, state)
+    table.keep_rolling_place(sync.db, sh, state)
     return report
 
 

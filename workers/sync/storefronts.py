@@ -29,9 +29,8 @@ from workers.clients.bigcommerce import MAX_PAGE, BigCommerceClient, CategoryTre
 from workers.domain.errors import ConfigurationError
 from workers.domain.mapping import Channel, MappingContext, Prices, default_store_id
 from workers.settings import StoreConfig
-from workers.store import storage
 from workers.store import storefronts as table
-from workers.store.storage import CATEGORY, METAFIELD, PRICE_LIST, PRODUCT, TREE, VARIANT, session_scope
+from workers.store.storage import METAFIELD, PRICE_LIST, TREE, VARIANT
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +174,14 @@ def expand(syncer: Any, limit: int = 500) -> int:
     marked = 0
     for entity in (VARIANT, METAFIELD, PRICE_LIST, TREE):
         token = uuid.uuid4().hex
-        with session_scope(db) as s:
-            claimed = sorted(storage.claim(s, sh, entity, token, limit, syncer.lease))
+        claimed = table.claim_rows(db, sh, entity, token, limit, syncer.lease)
         if not claimed:
             continue
         try:
             products: set[int] = set()
             categories: set[int] = set()
             if entity == VARIANT:
-                with session_scope(db) as s:
-                    owners = table.products_of_variants(s, sh, claimed)
+                owners = table.variant_owners(db, sh, claimed)
                 products = set(owners.values())
                 unknown = sorted(set(claimed) - set(owners))
                 if unknown:
@@ -198,8 +195,7 @@ def expand(syncer: Any, limit: int = 500) -> int:
                     rows = [
                         m for page in syncer.bc.product_metafields(spaces, product_ids=chunk) for m in page
                     ]
-                    with session_scope(db) as s:
-                        products |= table.replace_metafields(s, sh, chunk, rows)
+                    products |= table.store_metafields(db, sh, chunk, rows)
             elif entity == PRICE_LIST:
                 before = syncer.lookups()
                 syncer.context(refresh=True)  # the assignment or the list's state may have changed
@@ -213,21 +209,18 @@ def expand(syncer: Any, limit: int = 500) -> int:
                     except ConfigurationError as exc:
                         if exc.status != 404:
                             raise
-                        with session_scope(db) as s:  # deleted: whatever Ometria holds may have its prices
-                            products |= storage.active_products(s, sh)
+                        # deleted: whatever Ometria holds may have its prices
+                        products |= table.active_product_ids(db, sh)
             else:  # TREE
                 before = syncer.lookups()
                 syncer.context(refresh=True)
                 categories = category_membership_changed(before, syncer.lookups())
-            with session_scope(db) as s:
-                marked += storage.mark_dirty(s, sh, PRODUCT, sorted(products), entity) if products else 0
-                if categories:
-                    storage.mark_dirty(s, sh, CATEGORY, sorted(categories), "tree")
-                storage.release_done(s, sh, entity, token, claimed)
+            marked += table.finish_expansion(
+                db, sh, entity, token, claimed, sorted(products), sorted(categories)
+            )
         except Exception as exc:  # noqa: BLE001 — given back for a later retry, whatever went wrong
-            with session_scope(db) as s:
-                retry = time.time() + max(5.0, float(getattr(exc, "retry_after", None) or 0.0))
-                storage.release_failed(s, sh, entity, token, claimed, str(exc)[:500], retry)
+            retry = time.time() + max(5.0, float(getattr(exc, "retry_after", None) or 0.0))
+            table.give_back(db, sh, entity, token, claimed, str(exc)[:500], retry)
             log.warning("store %s: expanding dirty %s rows failed, will retry: %s", sh, entity, exc)
     return marked
 
@@ -240,9 +233,7 @@ def sweep_metafields(syncer: Any, since_stamp: str) -> int:
         return 0
     sh, marked = syncer.store.store_hash, 0
     for page in syncer.bc.product_metafields(spaces, date_modified_min=since_stamp):
-        with session_scope(syncer.db) as s:
-            changed = table.upsert_metafields(s, sh, page)
-            marked += storage.mark_dirty(s, sh, PRODUCT, sorted(changed), "metafield") if changed else 0
+        marked += table.merge_metafields(syncer.db, sh, page, "metafield")
     return marked
 
 
@@ -253,6 +244,5 @@ def load_metafields(syncer: Any) -> int:
     if not spaces:
         return 0
     rows = [m for page in syncer.bc.product_metafields(spaces) for m in page]
-    with session_scope(syncer.db) as s:
-        table.replace_all_metafields(s, syncer.store.store_hash, rows)
+    table.reload_metafields(syncer.db, syncer.store.store_hash, rows)
     return len(rows)
