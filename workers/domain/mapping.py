@@ -33,14 +33,8 @@ fingerprint only changes when something a shopper could see changes):
   string): an option value without an id gives no attribute (it still names the variant's title),
   a missing display name becomes "option", a missing label "".
 - An empty `store_id` in the context means "not configured": the site URL's host name is used.
-- Storefronts (DESIGN.md "Storefronts, price lists and currencies"): `ctx.channels` are the
-  configured channels, the first the primary; with none, the context's own currency, site URL and
-  store id make the one channel, and a product counts as assigned to it (a store without
-  multi-storefront). A product fetched without `include=channels` (no `channels` key) counts as
-  assigned to every channel. `prices` maps (price list id, variant id, CURRENCY) to the record's
-  (price, sale_price); a channel whose currency is not the store's default (`rate` set) converts the
-  catalogue price, rounded half away from zero to its decimal places. `ctx.categories`, when set,
-  keeps only those category ids (the configured channels' trees).
+- Storefronts (DESIGN.md "Storefronts, price lists and currencies"): see
+  `workers.domain.storefronts`, which holds `Channel`, `Prices` and the channel prices.
 - The free data goes into `properties` only when its source key is in the product (a product
   fetched with `include_fields` maps as before): `review_count`/`rating` from `reviews_count`,
   `stock_level` when tracking is not `none`, `availability`/`preorder_release_date` for a preorder
@@ -53,13 +47,18 @@ fingerprint only changes when something a shopper could see changes):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+
+from workers.domain.storefronts import Channel as Channel  # every `X as X`: a re-export
+from workers.domain.storefronts import Prices as Prices
+from workers.domain.storefronts import Row as _Row
+from workers.domain.storefronts import as_price as _price
+from workers.domain.storefronts import convert as convert
+from workers.domain.storefronts import default_store_id as default_store_id
+from workers.domain.storefronts import parent_price as _parent_price
+from workers.domain.storefronts import variant_price as _variant_price
 
 PARENT_FIELDS: tuple[str, ...] = (
     "@type", "id", "sku", "title", "price", "special_price", "currency", "url", "image_url",
@@ -71,30 +70,6 @@ LISTING_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 _NO_ORDER = 2**63  # sorts images without sort_order / id after every real one
-
-
-@dataclass(frozen=True)
-class Channel:
-    """One configured storefront channel as the mapping needs it. `id` 0: the store without
-    multi-storefront (every product counts as assigned). `rate` None: the store's default currency
-    (catalogue prices as they are); otherwise units of `currency` per unit of the default one."""
-
-    id: int
-    store_id: str
-    site_url: str
-    currency: str
-    rate: float | None = None
-    decimal_places: int = 2
-    price_list_id: int | None = None
-
-    def __post_init__(self) -> None:
-        site = self.site_url.rstrip("/")
-        object.__setattr__(self, "site_url", site)
-        if not self.store_id:
-            object.__setattr__(self, "store_id", default_store_id(site))
-        if not self.store_id:
-            raise ValueError(f"channel {self.id}: no Ometria store id and no site URL to take it from")
-        object.__setattr__(self, "currency", self.currency.upper())
 
 
 @dataclass(frozen=True)
@@ -121,19 +96,11 @@ class MappingContext:
             object.__setattr__(self, "channels", (only,))
 
 
-def default_store_id(site_url: str) -> str:
-    """The host name of the channel's site URL: `https://www.example.com/` -> `www.example.com`."""
-    return (urlsplit(site_url if "//" in site_url else "//" + site_url).hostname or "").lower()
-
-
 def deactivation(record_id: str) -> dict[str, Any]:
     """The record for a product or variant that is gone: Ometria has no delete, so deactivate it."""
     return {"@type": "product", "id": record_id, "is_active": False, "@merge": True}
 
 
-Prices = Mapping[tuple[int, int, str], tuple[Any, Any]]
-# an option variant, once: (record id, variant, variant id, catalogue price, catalogue sale, options)
-_Row = tuple[str, dict[str, Any], int, float | None, float | None, list[dict[str, Any]]]
 _NO_PRICES: Prices = {}
 _NO_METAFIELDS: Mapping[str, str] = {}
 
@@ -314,57 +281,6 @@ def map_product(
     return records
 
 
-def convert(amount: float | None, rate: float, decimal_places: int) -> float | None:
-    """`amount` x `rate`, rounded half away from zero to `decimal_places` (None stays None)."""
-    if amount is None:
-        return None
-    return _convert(amount, rate, decimal_places)
-
-
-@lru_cache(maxsize=1 << 16)
-def _convert(amount: float, rate: float, decimal_places: int) -> float:
-    exact = Decimal(str(amount)) * Decimal(str(rate))
-    return float(exact.quantize(Decimal(1).scaleb(-decimal_places), rounding=ROUND_HALF_UP)) + 0.0
-
-
-def _variant_price(
-    ch: Channel, variant_id: int | None, price: float | None, sale: float | None, prices: Prices
-) -> tuple[float | None, float | None]:
-    """A variant's (price, sale price) on a channel: its price-list record in the channel's
-    currency, else the catalogue pair, converted when the channel's currency is not the default."""
-    if ch.price_list_id is not None and variant_id is not None and prices:
-        record = prices.get((ch.price_list_id, variant_id, ch.currency))
-        if record is not None:
-            return _price(record[0]), _price(record[1])
-    if ch.rate is None:
-        return price, sale
-    return convert(price, ch.rate, ch.decimal_places), convert(sale, ch.rate, ch.decimal_places)
-
-
-def _parent_price(
-    ch: Channel,
-    price: float | None,
-    sale: float | None,
-    base_variant_id: int | None,
-    rows: list[_Row],
-    prices: Prices,
-) -> tuple[float | None, float | None]:
-    if not rows:
-        return _variant_price(ch, base_variant_id, price, sale, prices)
-    if ch.price_list_id is not None and prices:
-        key = ch.price_list_id, ch.currency
-        if any((key[0], row[2], key[1]) in prices for row in rows):
-            candidates = [row for row in rows if row[1].get("purchasing_disabled") is not True] or rows
-            best: tuple[float | None, float | None] | None = None
-            for row in candidates:
-                pair = _variant_price(ch, row[2], row[3], row[4], prices)
-                if pair[0] is not None and (best is None or pair[0] < best[0]):  # type: ignore[operator]
-                    best = pair
-            if best is not None:
-                return best
-    return _variant_price(ch, None, price, sale, prices)
-
-
 def missing_names(products: Iterable[Mapping[str, Any]], ctx: MappingContext) -> tuple[set[int], set[int]]:
     """(category ids, brand ids) the products use whose names `ctx` does not know yet."""
     categories: set[int] = set()
@@ -388,25 +304,6 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return value if isinstance(value, str) else str(value)
-
-
-def _price(value: Any) -> float | None:
-    kind = type(value)
-    if value is None or kind is bool:
-        return None
-    number: float
-    if kind is float:
-        number = value
-    elif kind is int:
-        number = float(value)
-    else:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-    if not math.isfinite(number):
-        return None
-    return number + 0.0  # -0.0 -> 0.0
 
 
 def _special(price: float | None, sale_price: float | None) -> float | None:
