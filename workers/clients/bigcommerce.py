@@ -31,6 +31,9 @@ from typing import Any
 
 import requests
 
+from workers.clients.bigcommerce_storefronts import MAX_PAGE as MAX_PAGE  # re-exported
+from workers.clients.bigcommerce_storefronts import SERVICE as SERVICE
+from workers.clients.bigcommerce_storefronts import StorefrontLookups
 from workers.clients.http import Budget, Counted, json_of, send
 from workers.clients.ratelimit import RateHeaders
 from workers.domain import retry
@@ -45,10 +48,8 @@ from workers.settings import StoreConfig
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 250  # BigCommerce's largest page (and id:in batch) for catalog lists
 PLATFORM_BACKOFF = retry.PLATFORM_BACKOFF  # seconds to wait after a 429 that carries no rate-limit headers
 PRODUCT_INCLUDE = "variants,images,custom_fields,channels"  # channels: the assignments, at no extra call
-SERVICE = "BigCommerce"
 
 # which API-account scope a 403 on a path most likely lacks (the first matching prefix wins)
 _SCOPE_HINTS: tuple[tuple[str, str], ...] = (
@@ -81,7 +82,9 @@ class CategoryTree:
     trees: dict[int, list[int]] = field(default_factory=dict)  # tree id -> its category ids (trees API)
 
 
-class BigCommerceClient:
+class BigCommerceClient(StorefrontLookups):
+    """One store's REST client; the storefront lookups come from `StorefrontLookups`."""
+
     def __init__(
         self,
         store: StoreConfig,
@@ -200,97 +203,6 @@ class BigCommerceClient:
             for b in page
             if isinstance(b.get("id"), int)
         }
-
-    # -- storefronts, price lists, currencies, metafields ---------------------------------------
-
-    def channel_trees(self, channel_ids: Sequence[int]) -> dict[int, list[int]]:
-        """Tree id -> the channels it serves, for the trees of `channel_ids` (one call)."""
-        params = {"channel_id:in": ",".join(str(int(c)) for c in channel_ids)}
-        out: dict[int, list[int]] = {}
-        for page in self._pages("/v3/catalog/trees", params, MAX_PAGE):
-            for tree in page:
-                if isinstance(tree.get("id"), int):
-                    out[tree["id"]] = [c for c in tree.get("channels") or () if isinstance(c, int)]
-        return out
-
-    def channel_currency(self, channel_id: int) -> str | None:
-        """The channel's default currency (`currency-assignments`), None when it has none."""
-        path = f"/v3/channels/{int(channel_id)}/currency-assignments"
-        body = self._request(
-            "GET", path, not_found=f"channel {channel_id} not found: check BIGCOMMERCE_CHANNEL_IDS"
-        )
-        data = body.get("data") if isinstance(body, dict) else None
-        rows = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
-        for row in rows:
-            if (
-                isinstance(row, dict)
-                and isinstance(row.get("default_currency"), str)
-                and row["default_currency"]
-            ):
-                return str(row["default_currency"]).upper()
-        return None
-
-    def currencies(self) -> list[dict[str, Any]]:
-        """`GET /v2/currencies`: code, exchange rate (per unit of the default), decimal places, default."""
-        body = self._request("GET", "/v2/currencies", params={"limit": MAX_PAGE})
-        if not isinstance(body, list):
-            raise TransientError(f"{SERVICE} GET /v2/currencies: the answer is not a list")
-        return [c for c in body if isinstance(c, dict)]
-
-    def price_lists(self) -> dict[int, bool]:
-        """Price list id -> active."""
-        return {
-            p["id"]: p.get("active") is True
-            for page in self._pages("/v3/pricelists", {}, MAX_PAGE)
-            for p in page
-            if isinstance(p.get("id"), int)
-        }
-
-    def price_list_assignments(self, channel_ids: Sequence[int]) -> list[dict[str, Any]]:
-        params = {"channel_id:in": ",".join(str(int(c)) for c in channel_ids)}
-        return [a for page in self._pages("/v3/pricelists/assignments", params, MAX_PAGE) for a in page]
-
-    def price_records(
-        self, price_list_id: int, product_ids: Sequence[int], currency: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The records of ≤250 products in one price list (every page: a product has a record per
-        variant and currency), optionally of one currency."""
-        unique = list(dict.fromkeys(int(i) for i in product_ids))
-        if len(unique) > MAX_PAGE:
-            raise ValueError(f"at most {MAX_PAGE} product ids per call, got {len(unique)}")
-        if not unique:
-            return []
-        params: dict[str, Any] = {"product_id:in": ",".join(map(str, unique))}
-        if currency:
-            params["currency"] = currency.lower()
-        path = f"/v3/pricelists/{int(price_list_id)}/records"
-        return [r for page in self._pages(path, params, MAX_PAGE) for r in page]
-
-    def price_list_product_ids(self, price_list_id: int) -> set[int]:
-        """Every product a price list has a record for (its records, all pages)."""
-        path = f"/v3/pricelists/{int(price_list_id)}/records"
-        return {
-            r["product_id"]
-            for page in self._pages(path, {}, MAX_PAGE)
-            for r in page
-            if isinstance(r.get("product_id"), int)
-        }
-
-    def product_metafields(
-        self,
-        namespaces: Sequence[str],
-        *,
-        product_ids: Sequence[int] | None = None,
-        date_modified_min: str | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of product metafields of `namespaces` (all products'), by product ids (≤250) or
-        modified since a time."""
-        params: dict[str, Any] = {"namespace:in": ",".join(namespaces)}
-        if product_ids is not None:
-            params["resource_id:in"] = ",".join(str(int(i)) for i in product_ids)
-        if date_modified_min:
-            params["date_modified:min"] = date_modified_min
-        yield from self._pages("/v3/catalog/products/metafields", params, MAX_PAGE)
 
     # -- store -----------------------------------------------------------------------------------
 
