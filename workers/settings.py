@@ -14,22 +14,46 @@ loaded: a bad value is a one-line ConfigError naming the variable and the value 
 and `StoreConfig` are what the rest of the code uses (frozen; their reprs never show a secret).
 `ENVIRONMENT` lists every variable the service and its Procfiles read, with default and meaning.
 No other module in workers/ or consumer/ reads the environment.
+
+The value parsers, `Environment` / `ENVIRONMENT` and `StoreConfig` live in `workers/config/`
+(`types`, `environment`, `stores`); every one of their public names is re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import ValidationError
+
+# Every name below is re-exported: `workers.settings` stays the one import path for settings.
+from workers.config.environment import ENVIRONMENT as ENVIRONMENT
+from workers.config.environment import SANDBOX_BC_PORT as SANDBOX_BC_PORT
+from workers.config.environment import SANDBOX_OMETRIA_PORT as SANDBOX_OMETRIA_PORT
+from workers.config.environment import Environment as Environment
+from workers.config.environment import Variable as Variable
+from workers.config.stores import SANDBOX_ACCESS_TOKEN as SANDBOX_ACCESS_TOKEN
+from workers.config.stores import SANDBOX_CLIENT_SECRET as SANDBOX_CLIENT_SECRET
+from workers.config.stores import SANDBOX_OMETRIA_KEY as SANDBOX_OMETRIA_KEY
+from workers.config.stores import SANDBOX_STORE_HASH as SANDBOX_STORE_HASH
+from workers.config.stores import SANDBOX_WEBHOOK_SECRET as SANDBOX_WEBHOOK_SECRET
+from workers.config.stores import StoreConfig as StoreConfig
+from workers.config.stores import _store_from_env, _stores_from_file
+from workers.config.types import DATABASE_SCHEMES as DATABASE_SCHEMES
+from workers.config.types import ConfigError as ConfigError
+from workers.config.types import DatabaseUrl as DatabaseUrl
+from workers.config.types import Number as Number
+from workers.config.types import Port as Port
+from workers.config.types import PositiveNumber as PositiveNumber
+from workers.config.types import PublicUrl as PublicUrl
+from workers.config.types import Text as Text
+from workers.config.types import Whole as Whole
 
 log = logging.getLogger(__name__)
 
@@ -42,67 +66,7 @@ is expected: there the configuration comes from the environment, or from BCSYNC_
 # The hosts a real store's API URLs are expected to name (https); anything else is warned about.
 OFFICIAL_HOSTS = {"BIGCOMMERCE_API_URL": "api.bigcommerce.com", "OMETRIA_API_URL": "api.ometria.com"}
 
-# The sandbox serves fixed, well-known credentials so that `make run` works with no setup.
-SANDBOX_STORE_HASH = "sandbox1"
-SANDBOX_ACCESS_TOKEN = "sandbox-access-token"  # noqa: S105 — public sandbox credential
-SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105
-SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
-SANDBOX_OMETRIA_KEY = "sandbox-ometria-key"
-SANDBOX_BC_PORT = 5101
-SANDBOX_OMETRIA_PORT = 5102
 ADMIN_TOKEN_MIN_LENGTH = 32  # characters: a guess must be hopeless even without the throttle
-
-
-class ConfigError(RuntimeError):
-    """The configuration cannot work; the message says what to set."""
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    store_hash: str
-    access_token: str = ""
-    client_secret: str = ""
-    webhook_secret: str = ""
-    api_url: str = "https://api.bigcommerce.com"
-    channel_id: int = 1
-    ometria_api_key: str = ""
-    ometria_api_url: str = "https://api.ometria.com"
-    ometria_store_id: str = ""  # empty: the host name of the channel's site URL
-    ometria_push_rate: float = 4.0
-    rate_reserve: int = 10  # BigCommerce requests per window left for the store's other apps
-    # storefront channels to sync, the first the primary; empty: (channel_id,)
-    channel_ids: tuple[int, ...] = ()
-    # Ometria store id per channel; a channel not named: its site's host name
-    ometria_store_ids: Mapping[int, str] = field(default_factory=dict)
-    metafield_namespaces: tuple[str, ...] = ()  # product metafield namespaces copied into properties
-
-    def __post_init__(self) -> None:
-        channels = tuple(int(c) for c in self.channel_ids) or (int(self.channel_id),)
-        if len(set(channels)) != len(channels) or any(c <= 0 for c in channels):
-            raise ConfigError(f"store {self.store_hash}: channel ids must be distinct positive numbers")
-        object.__setattr__(self, "channel_ids", channels)
-        object.__setattr__(self, "channel_id", channels[0])
-        ids = {int(k): str(v).strip() for k, v in dict(self.ometria_store_ids).items() if str(v).strip()}
-        object.__setattr__(self, "ometria_store_ids", ids)
-        spaces = tuple(dict.fromkeys(str(n).strip() for n in self.metafield_namespaces if str(n).strip()))
-        object.__setattr__(self, "metafield_namespaces", spaces)
-
-    def store_id_for(self, channel_id: int) -> str:
-        """The configured Ometria store id of a channel ("" = its site's host name). The primary
-        channel also takes OMETRIA_STORE_ID, as before."""
-        named = self.ometria_store_ids.get(channel_id, "")
-        if not named and channel_id == self.channel_ids[0]:
-            return self.ometria_store_id
-        return named
-
-    def __repr__(self) -> str:  # never print secrets
-        return f"StoreConfig(store_hash={self.store_hash!r}, api_url={self.api_url!r})"
-
-    @property
-    def secrets(self) -> list[str]:
-        return [
-            s for s in (self.access_token, self.client_secret, self.webhook_secret, self.ometria_api_key) if s
-        ]
 
 
 @dataclass(frozen=True)
@@ -151,263 +115,6 @@ class Settings:
         return out + [s for s in (self.admin_token, self.metrics_token, self.alert_webhook_url) if s]
 
 
-def _text(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _number(value: Any) -> Any:
-    """float() as before (so "2", " 2.5 ", "1e3" keep working); the error says what was wrong."""
-    try:
-        return float(_text(value))
-    except (TypeError, ValueError):
-        raise ValueError("not a number") from None
-
-
-def _whole(value: Any) -> Any:
-    """int() as before."""
-    try:
-        return int(_text(value))
-    except (TypeError, ValueError):
-        raise ValueError("not a whole number") from None
-
-
-def _public_url(value: Any) -> Any:
-    """Empty, or an http(s) URL with a host and no query or fragment; kept without a trailing slash."""
-    text = _text(value)
-    if not text:
-        return ""
-    if not isinstance(text, str):
-        raise ValueError("not a URL")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ValueError("must be an http(s) URL such as https://sync.example.com")
-    return text.rstrip("/")
-
-
-Text = Annotated[str, BeforeValidator(_text)]
-PublicUrl = Annotated[str, BeforeValidator(_public_url)]
-
-
-def _positive(value: Any) -> Any:
-    number = _number(value)
-    if not number > 0:
-        raise ValueError("must be above 0")
-    return number
-
-
-def _port(value: Any) -> Any:
-    number = _whole(value)
-    if not 0 <= number <= 65535:
-        raise ValueError("not a port (0..65535)")
-    return number
-
-
-DATABASE_SCHEMES = ("sqlite:///PATH", "postgresql://…", "postgres://…", "postgresql+psycopg://…")
-
-
-def _database_url(value: Any) -> Any:
-    """Empty (the embedded default) or a URL of a database the service supports."""
-    url = _text(value)
-    if url and not (
-        url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://"))
-        or url == "sqlite://"
-    ):
-        scheme = url.split(":", 1)[0] if ":" in url else url
-        raise ValueError(f"unsupported scheme {scheme!r}; supported: {', '.join(DATABASE_SCHEMES)}")
-    return url
-
-
-def _channel_list(value: Any) -> Any:
-    """ "1, 2" -> (1, 2); empty -> ()."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_whole(v) for v in value)
-    parts = [p.strip() for p in str(_text(value) or "").split(",") if p.strip()]
-    try:
-        out = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError("not a comma-separated list of channel ids") from None
-    if any(c <= 0 for c in out) or len(set(out)) != len(out):
-        raise ValueError("channel ids must be distinct positive numbers")
-    return out
-
-
-def _store_id_map(value: Any) -> Any:
-    """ "1=www.example.co.uk,2=www.example.fr" -> {1: "www.example.co.uk", 2: "www.example.fr"}."""
-    if isinstance(value, dict):
-        return {_whole(k): str(v) for k, v in value.items()}
-    out: dict[int, str] = {}
-    for part in (p.strip() for p in str(_text(value) or "").split(",")):
-        if not part:
-            continue
-        channel, sep, store = part.partition("=")
-        if not sep or not channel.strip().isdigit() or not store.strip():
-            raise ValueError("expected channel=store id pairs, e.g. 1=www.example.co.uk,2=www.example.fr")
-        out[int(channel)] = store.strip()
-    return out
-
-
-def _names(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(str(v).strip() for v in value if str(v).strip())
-    return tuple(p.strip() for p in str(_text(value) or "").split(",") if p.strip())
-
-
-PositiveNumber = Annotated[float, BeforeValidator(_positive)]
-Port = Annotated[int, BeforeValidator(_port)]
-DatabaseUrl = Annotated[str, BeforeValidator(_database_url)]
-Number = Annotated[float, BeforeValidator(_number)]
-Whole = Annotated[int, BeforeValidator(_whole)]
-
-
-class Environment(BaseSettings):
-    """Every variable the Python code reads, typed. A field's name is the variable's name; None means
-    unset, where the default depends on other variables (the sandbox's loopback URLs)."""
-
-    # A .env file (env_file_path(), given when loading) is read for these fields only: nothing else in it
-    # is kept, and nothing of it goes into os.environ.
-    model_config = SettingsConfigDict(
-        case_sensitive=True, extra="ignore", frozen=True, dotenv_filtering="only_existing"
-    )
-
-    BIGCOMMERCE_STORE_HASH: Text = Field("", description="store hash (from the API path); unset: the sandbox")
-    BIGCOMMERCE_ACCESS_TOKEN: Text = Field("", description="store-level API account token")
-    BIGCOMMERCE_CLIENT_SECRET: Text = Field("", description="verifies Standard Webhooks signatures")
-    BIGCOMMERCE_API_URL: Text | None = Field(
-        None, description="API host; default https://api.bigcommerce.com (sandbox: http://127.0.0.1:5101)"
-    )
-    BIGCOMMERCE_CHANNEL_ID: Whole = Field(1, description="storefront channel for URLs")
-    BIGCOMMERCE_RATE_RESERVE: Whole = Field(
-        10, description="requests per window left for the store's other apps"
-    )
-    WEBHOOK_SECRET: Text = Field("", description="value of the X-Webhook-Secret header put on every hook")
-    BIGCOMMERCE_CHANNEL_IDS: Annotated[tuple[int, ...], NoDecode, BeforeValidator(_channel_list)] = Field(
-        (),
-        description="storefront channels to sync, comma-separated; the first is the primary; "
-        "default BIGCOMMERCE_CHANNEL_ID",
-    )
-    BIGCOMMERCE_METAFIELD_NAMESPACES: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)] = Field(
-        (), description="product metafield namespaces copied into properties, comma-separated"
-    )
-    OMETRIA_API_KEY: Text = Field("", description="push API key")
-    OMETRIA_API_URL: Text | None = Field(
-        None, description="API host; default https://api.ometria.com (sandbox: http://127.0.0.1:5102)"
-    )
-    OMETRIA_STORE_ID: Text = Field("", description="listing store id; default the channel site's host name")
-    OMETRIA_STORE_IDS: Annotated[dict[int, str], NoDecode, BeforeValidator(_store_id_map)] = Field(
-        default_factory=dict,
-        description="Ometria store id per channel, 1=www.example.co.uk,2=www.example.fr; "
-        "default each channel site's host name",
-    )
-    OMETRIA_PUSH_RATE: Number = Field(4.0, description="push requests per second")
-    STORES_FILE: Text = Field("", description="TOML file of several stores (one [stores.<hash>] table each)")
-    DATABASE_URL: DatabaseUrl = Field(
-        "",
-        description="state store (sqlite:///PATH or postgresql://…); default sqlite:///$BCSYNC_VAR_DIR/bcsync.db",
-    )
-    CELERY_BROKER_URL: Text = Field(
-        "", description="broker; default a file-backed transport beside the database"
-    )
-    ADMIN_TOKEN: Text = Field(
-        "", description="bearer token for the admin API and page; unset: admin disabled"
-    )
-    METRICS_TOKEN: Text = Field(
-        "", description="bearer token for GET /metrics; unset: only loopback clients may scrape it"
-    )
-    SENTRY_DSN: Text = Field("", description="error reporting (secrets scrubbed)")
-    SENTRY_ENVIRONMENT: Text = Field("production", description="Sentry's environment tag")
-    LOG_LEVEL: Text = Field("INFO", description="log level when nothing else configured logging")
-    PUBLIC_URL: PublicUrl = Field(
-        "", description="this service's https base URL: bcsync hooks register, the admin page's redirects"
-    )
-    TRUSTED_PROXIES: Whole = Field(
-        0,
-        ge=0,
-        le=5,
-        description="reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed "
-        "(infra/web.py sets 1 for its nginx; 0: none, the peer address is the client)",
-    )
-    EVENTS_RETENTION_DAYS: PositiveNumber = Field(
-        7.0, description="days the event log (bcsync events) keeps each event before pruning"
-    )
-    BCSYNC_SANDBOX_BC_PORT: Port = Field(
-        SANDBOX_BC_PORT,
-        description="port of the sandbox's simulated BigCommerce API (make run, bcsync sandbox)",
-    )
-    BCSYNC_SANDBOX_OMETRIA_PORT: Port = Field(
-        SANDBOX_OMETRIA_PORT,
-        description="port of the sandbox's simulated Ometria API (make run, bcsync sandbox)",
-    )
-    SYNC_DEBOUNCE_SECONDS: Number = Field(2.0, description="how long to gather changes before a flush")
-    SYNC_LEASE_SECONDS: Number = Field(
-        120.0, description="how long a claimed batch stays claimed if its worker dies"
-    )
-    SYNC_MAX_WAIT_SECONDS: Number = Field(
-        30.0, description="a store that never goes quiet is flushed after this"
-    )
-    SYNC_SWEEP_SECONDS: Number = Field(10.0, description="period of the sweep that flushes whatever is dirty")
-    SYNC_RECONCILE_SECONDS: Number = Field(300.0, description="period of the date_modified:min sweep")
-    SYNC_HOOKS_CHECK_SECONDS: Number = Field(900.0, description="period of the check that re-activates hooks")
-    SYNC_ERRORS_SECONDS: Number = Field(300.0, description="period of the collection of Ometria's errors")
-    SYNC_ROLLING_HOURS: Number = Field(
-        6.0, description="the rolling resync refetches every product at least this often (hours)"
-    )
-    SYNC_ROLLING_SHARE: Number = Field(
-        0.2, description="share of the BigCommerce quota left after the reserve the rolling resync may use"
-    )
-    BCSYNC_QUEUE: Text = Field("bcsync", description="Celery queue name")
-    BCSYNC_HEARTBEAT_SECONDS: Number = Field(
-        10.0,
-        gt=0,
-        description="how often each worker and beat records its heartbeat; silent after 3 times this",
-    )
-    ALERT_WEBHOOK_URL: Text = Field(
-        "",
-        description="where a JSON alert is POSTed once per incident and once on recovery; unset: none sent",
-    )
-    BCSYNC_VAR_DIR: Text = Field(
-        "var", description="where local state lives (SQLite default, embedded broker)"
-    )
-    BCSYNC_ENV_FILE: Text = Field(
-        "",
-        description="the .env file read at start (only the variables listed here; those already set win);"
-        " default .env in the project directory, never the current directory's",
-    )
-    PROMETHEUS_MULTIPROC_DIR: Text = Field(
-        "",
-        description="set by infra/web.py for its gunicorns (a folder it wipes at start), so /metrics "
-        "sums every process; not for users to set",
-    )
-
-
-class Variable(NamedTuple):
-    default: str  # as it would be written in the environment; "" for none
-    meaning: str
-
-
-def _listing() -> dict[str, Variable]:
-    out = {}
-    for name, spec in Environment.model_fields.items():
-        default = spec.default if spec.default_factory is None else spec.default_factory()  # type: ignore[call-arg]
-        if default is None or default in ((), {}):
-            shown = ""
-        else:
-            shown = f"{default:g}" if isinstance(default, float) else str(default)
-        out[name] = Variable(shown, spec.description or "")
-    return out
-
-
-# Every variable the service reads: the Python code (all through `Environment`) and the Procfiles'
-# shell. Deployment files are checked against it (a variable they set must be one of these).
-ENVIRONMENT: Mapping[str, Variable] = {
-    **_listing(),
-    "PORT": Variable("5000", "Procfile web: the port gunicorn binds"),
-    "WEB_CONCURRENCY": Variable("2", "Procfile web: gunicorn worker processes"),
-    "WEB_THREADS": Variable("4", "Procfile web: threads per gunicorn worker"),
-    "WORKER_CONCURRENCY": Variable("2", "Procfile worker: celery pool processes"),
-    "BCSYNC_WEB_PORT": Variable("5000", "Procfile.sandbox: the port of the local web process"),
-}
-
-
 def env_file_path() -> Path:
     """The .env file to read: BCSYNC_ENV_FILE (from the real environment) or the project directory's."""
     named = os.environ.get("BCSYNC_ENV_FILE", "").strip()
@@ -429,79 +136,6 @@ def read_environment() -> Environment:
             else:
                 problems.append(f"{name}={error['input']!r}: {reason}")
         raise ConfigError("invalid environment: " + "; ".join(problems)) from None
-
-
-def _or(value: str | None, default: str) -> str:
-    """A variable's value when it is set (even empty, as before), else the default."""
-    return default if value is None else value
-
-
-def _store_from_env(env: Environment, store_hash: str, sandbox: bool) -> StoreConfig:
-    if sandbox:
-        return StoreConfig(
-            store_hash=store_hash,
-            access_token=SANDBOX_ACCESS_TOKEN,
-            client_secret=SANDBOX_CLIENT_SECRET,
-            webhook_secret=SANDBOX_WEBHOOK_SECRET,
-            api_url=_or(env.BIGCOMMERCE_API_URL, f"http://127.0.0.1:{env.BCSYNC_SANDBOX_BC_PORT}"),
-            channel_id=env.BIGCOMMERCE_CHANNEL_ID,
-            ometria_api_key=SANDBOX_OMETRIA_KEY,
-            ometria_api_url=_or(env.OMETRIA_API_URL, f"http://127.0.0.1:{env.BCSYNC_SANDBOX_OMETRIA_PORT}"),
-            ometria_store_id=env.OMETRIA_STORE_ID,
-            ometria_push_rate=env.OMETRIA_PUSH_RATE,
-            **_storefront_fields(env),
-        )
-    return StoreConfig(
-        store_hash=store_hash,
-        access_token=env.BIGCOMMERCE_ACCESS_TOKEN,
-        client_secret=env.BIGCOMMERCE_CLIENT_SECRET,
-        webhook_secret=env.WEBHOOK_SECRET,
-        api_url=_or(env.BIGCOMMERCE_API_URL, "https://api.bigcommerce.com"),
-        channel_id=env.BIGCOMMERCE_CHANNEL_ID,
-        ometria_api_key=env.OMETRIA_API_KEY,
-        ometria_api_url=_or(env.OMETRIA_API_URL, "https://api.ometria.com"),
-        ometria_store_id=env.OMETRIA_STORE_ID,
-        ometria_push_rate=env.OMETRIA_PUSH_RATE,
-        rate_reserve=env.BIGCOMMERCE_RATE_RESERVE,
-        **_storefront_fields(env),
-    )
-
-
-def _storefront_fields(env: Environment) -> dict[str, Any]:
-    return {
-        "channel_ids": env.BIGCOMMERCE_CHANNEL_IDS,
-        "ometria_store_ids": dict(env.OMETRIA_STORE_IDS),
-        "metafield_namespaces": env.BIGCOMMERCE_METAFIELD_NAMESPACES,
-    }
-
-
-def _stores_from_file(path: Path) -> dict[str, StoreConfig]:
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"STORES_FILE {path}: {exc}") from exc
-    stores = {}
-    known = set(StoreConfig.__dataclass_fields__) - {"store_hash"}
-    tables = data.get("stores", data)
-    if not isinstance(tables, dict) or not tables:
-        raise ConfigError(f"STORES_FILE {path}: expected one [stores.<store hash>] table per store")
-    for store_hash, table in tables.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"STORES_FILE {path}: [{store_hash}] must be a table")
-        unknown = set(table) - known
-        if unknown:
-            raise ConfigError(f"STORES_FILE {path}: [{store_hash}] unknown keys {sorted(unknown)}")
-        if "channel_ids" in table:
-            table["channel_ids"] = tuple(int(c) for c in table["channel_ids"])
-        if "ometria_store_ids" in table:
-            table["ometria_store_ids"] = {int(k): str(v) for k, v in dict(table["ometria_store_ids"]).items()}
-        if "metafield_namespaces" in table:
-            table["metafield_namespaces"] = tuple(table["metafield_namespaces"])
-        try:
-            stores[store_hash] = StoreConfig(store_hash=store_hash, **table)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"STORES_FILE {path}: [{store_hash}] {exc}") from None
-    return stores
 
 
 def default_database_url(var_dir: Path) -> str:
