@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
 from workers.clients.bigcommerce_storefronts import MAX_PAGE as MAX_PAGE  # re-exported
 from workers.clients.bigcommerce_storefronts import SERVICE as SERVICE
+from workers.clients.bigcommerce_storefronts import CategoryTree as CategoryTree
 from workers.clients.bigcommerce_storefronts import StorefrontLookups
+from workers.clients.bigcommerce_storefronts import data_object as _data
 from workers.clients.http import Budget, Counted, json_of, send
 from workers.clients.ratelimit import RateHeaders
 from workers.domain import retry
@@ -71,15 +72,6 @@ class NoBudget:
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         return None
-
-
-@dataclass(frozen=True)
-class CategoryTree:
-    """Every category's name and children (key 0 holds the top-level categories)."""
-
-    names: dict[int, str] = field(default_factory=dict)
-    children: dict[int, list[int]] = field(default_factory=dict)
-    trees: dict[int, list[int]] = field(default_factory=dict)  # tree id -> its category ids (trees API)
 
 
 class BigCommerceClient(StorefrontLookups):
@@ -166,36 +158,6 @@ class BigCommerceClient(StorefrontLookups):
             params["id:min"] = int(id_min)
         yield from self._pages("/v3/catalog/products", params, page_size)
 
-    def category_tree(self) -> CategoryTree:
-        """Names and parent -> children of every category, from the category-trees API (all pages),
-        falling back to the older /catalog/categories when the trees API is not there (404)."""
-        try:
-            rows = [
-                (c.get("category_id"), c)
-                for page in self._pages("/v3/catalog/trees/categories", {}, MAX_PAGE)
-                for c in page
-            ]
-        except ConfigurationError as exc:
-            if exc.status != 404:
-                raise
-            log.info("category trees API answered 404; falling back to /catalog/categories")
-            rows = [
-                (c.get("id"), c) for page in self._pages("/v3/catalog/categories", {}, MAX_PAGE) for c in page
-            ]
-        names: dict[int, str] = {}
-        children: dict[int, list[int]] = {}
-        trees: dict[int, list[int]] = {}
-        for cid, row in rows:
-            if not isinstance(cid, int):
-                continue
-            names[cid] = str(row.get("name") or "")
-            parent = row.get("parent_id")
-            children.setdefault(parent if isinstance(parent, int) else 0, []).append(cid)
-            tree = row.get("tree_id")
-            if isinstance(tree, int):
-                trees.setdefault(tree, []).append(cid)
-        return CategoryTree(names=names, children=children, trees=trees)
-
     def brand_names(self) -> dict[int, str]:
         return {
             b["id"]: str(b.get("name") or "")
@@ -203,28 +165,6 @@ class BigCommerceClient(StorefrontLookups):
             for b in page
             if isinstance(b.get("id"), int)
         }
-
-    # -- store -----------------------------------------------------------------------------------
-
-    def site_url(self, channel_id: int) -> str:
-        """The channel's storefront URL without a trailing slash (product URLs are appended to it)."""
-        body = self._request(
-            "GET",
-            f"/v3/channels/{int(channel_id)}/site",
-            not_found=f"channel {channel_id} has no site: check BIGCOMMERCE_CHANNEL_ID",
-        )
-        url = _data(body, f"GET /v3/channels/{channel_id}/site").get("url")
-        if not isinstance(url, str) or not url:
-            raise ConfigurationError(f"{SERVICE}: channel {channel_id}'s site has no URL")
-        return url.rstrip("/")
-
-    def currency(self) -> str:
-        """The store's default currency code (`GET /v2/store` -> `currency`)."""
-        body = self._request("GET", "/v2/store")
-        code = body.get("currency") if isinstance(body, dict) else None
-        if not isinstance(code, str) or not code:
-            raise TransientError(f"{SERVICE} GET /v2/store: the answer has no currency")
-        return code
 
     # -- webhooks --------------------------------------------------------------------------------
 
@@ -248,22 +188,6 @@ class BigCommerceClient(StorefrontLookups):
             raise ValueError("update_hook needs at least one field")
         path = f"/v3/hooks/{int(hook_id)}"
         return _data(self._request("PUT", path, json=fields, store_level=False), f"PUT {path}")
-
-    def create_storefront_token(self, channel_id: int, expires_at: int, cors_origins: list[str]) -> str:
-        if not 1 <= len(cors_origins) <= 2:
-            raise ValueError("a storefront token takes 1 or 2 allowed CORS origins")
-        body = {
-            "channel_id": int(channel_id),
-            "expires_at": int(expires_at),
-            "allowed_cors_origins": cors_origins,
-        }
-        data = _data(
-            self._request("POST", "/v3/storefront/api-token", json=body), "POST /v3/storefront/api-token"
-        )
-        token = data.get("token")
-        if not isinstance(token, str) or not token:
-            raise TransientError(f"{SERVICE} POST /v3/storefront/api-token: the answer has no token")
-        return token
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -367,13 +291,6 @@ def classify(
         )
         return ConfigurationError(f"{prefix}: {hint}", status=status)
     return PermanentError(f"{prefix} {detail}".rstrip(), status=status)
-
-
-def _data(body: Any, what: str) -> dict[str, Any]:
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        raise TransientError(f"{SERVICE} {what}: the answer has no data object")
-    return data
 
 
 def _error_detail(resp: requests.Response, secrets: Sequence[str]) -> str:

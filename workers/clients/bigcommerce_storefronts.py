@@ -1,20 +1,42 @@
-"""BigCommerce storefront lookups: channels' category trees and currencies, price lists and their
-records, product metafields. `BigCommerceClient` inherits them (`StorefrontLookups`), so callers
-use them as client methods; they send through the client's own `_pages` / `_request`.
+"""BigCommerce storefront lookups: channels' sites, category trees and currencies, the store's
+currency, price lists and their records, product metafields, storefront API tokens.
+`BigCommerceClient` inherits them (`StorefrontLookups`), so callers use them as client methods;
+they send through the client's own `_pages` / `_request`.
 
-`MAX_PAGE` and `SERVICE` live here so that `workers.clients.bigcommerce` (which re-exports them)
-and this module share them without an import cycle.
+`MAX_PAGE`, `SERVICE`, `CategoryTree` and `data_object` live here so that
+`workers.clients.bigcommerce` (which re-exports them) and this module share them without an
+import cycle.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workers.domain.errors import TransientError
+from workers.domain.errors import ConfigurationError, TransientError
+
+log = logging.getLogger("workers.clients.bigcommerce")  # the client's logger, as before the split
 
 MAX_PAGE = 250  # BigCommerce's largest page (and id:in batch) for catalog lists
 SERVICE = "BigCommerce"
+
+
+@dataclass(frozen=True)
+class CategoryTree:
+    """Every category's name and children (key 0 holds the top-level categories)."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)
+    trees: dict[int, list[int]] = field(default_factory=dict)  # tree id -> its category ids (trees API)
+
+
+def data_object(body: Any, what: str) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise TransientError(f"{SERVICE} {what}: the answer has no data object")
+    return data
 
 
 class StorefrontLookups:
@@ -36,6 +58,72 @@ class StorefrontLookups:
             store_level: bool = True,
             not_found: str | None = None,
         ) -> Any: ...
+
+    def category_tree(self) -> CategoryTree:
+        """Names and parent -> children of every category, from the category-trees API (all pages),
+        falling back to the older /catalog/categories when the trees API is not there (404)."""
+        try:
+            rows = [
+                (c.get("category_id"), c)
+                for page in self._pages("/v3/catalog/trees/categories", {}, MAX_PAGE)
+                for c in page
+            ]
+        except ConfigurationError as exc:
+            if exc.status != 404:
+                raise
+            log.info("category trees API answered 404; falling back to /catalog/categories")
+            rows = [
+                (c.get("id"), c) for page in self._pages("/v3/catalog/categories", {}, MAX_PAGE) for c in page
+            ]
+        names: dict[int, str] = {}
+        children: dict[int, list[int]] = {}
+        trees: dict[int, list[int]] = {}
+        for cid, row in rows:
+            if not isinstance(cid, int):
+                continue
+            names[cid] = str(row.get("name") or "")
+            parent = row.get("parent_id")
+            children.setdefault(parent if isinstance(parent, int) else 0, []).append(cid)
+            tree = row.get("tree_id")
+            if isinstance(tree, int):
+                trees.setdefault(tree, []).append(cid)
+        return CategoryTree(names=names, children=children, trees=trees)
+
+    def site_url(self, channel_id: int) -> str:
+        """The channel's storefront URL without a trailing slash (product URLs are appended to it)."""
+        body = self._request(
+            "GET",
+            f"/v3/channels/{int(channel_id)}/site",
+            not_found=f"channel {channel_id} has no site: check BIGCOMMERCE_CHANNEL_ID",
+        )
+        url = data_object(body, f"GET /v3/channels/{channel_id}/site").get("url")
+        if not isinstance(url, str) or not url:
+            raise ConfigurationError(f"{SERVICE}: channel {channel_id}'s site has no URL")
+        return url.rstrip("/")
+
+    def currency(self) -> str:
+        """The store's default currency code (`GET /v2/store` -> `currency`)."""
+        body = self._request("GET", "/v2/store")
+        code = body.get("currency") if isinstance(body, dict) else None
+        if not isinstance(code, str) or not code:
+            raise TransientError(f"{SERVICE} GET /v2/store: the answer has no currency")
+        return code
+
+    def create_storefront_token(self, channel_id: int, expires_at: int, cors_origins: list[str]) -> str:
+        if not 1 <= len(cors_origins) <= 2:
+            raise ValueError("a storefront token takes 1 or 2 allowed CORS origins")
+        body = {
+            "channel_id": int(channel_id),
+            "expires_at": int(expires_at),
+            "allowed_cors_origins": cors_origins,
+        }
+        data = data_object(
+            self._request("POST", "/v3/storefront/api-token", json=body), "POST /v3/storefront/api-token"
+        )
+        token = data.get("token")
+        if not isinstance(token, str) or not token:
+            raise TransientError(f"{SERVICE} POST /v3/storefront/api-token: the answer has no token")
+        return token
 
     def channel_trees(self, channel_ids: Sequence[int]) -> dict[int, list[int]]:
         """Tree id -> the channels it serves, for the trees of `channel_ids` (one call)."""
