@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import requests
@@ -56,22 +58,33 @@ class Parity:
             return {(d.entity, d.entity_id): d.reason for d in s.scalars(select(Dirty))}
 
 
-@pytest.fixture
-def parity(tmp_path: Path) -> Iterator[Parity]:
-    sb = start_sandbox(products=8, seed=11, window_seconds=3)
+P = TypeVar("P", bound=Parity)
+
+
+@contextmanager
+def admin_on_sandbox(tmp_path: Path, seed: int, token: str, kind: type[P]) -> Iterator[P]:
+    """The admin app (SQLite, debounce 0, wake-ups collected) over a sandbox store of 8 products,
+    loaded into Ometria once."""
+    sb = start_sandbox(products=8, seed=seed, window_seconds=3)
     try:
         db = f"sqlite:///{tmp_path / 'bcsync.db'}"
         upgrade(db)
         base, _store = sandbox_settings(sb.bc_url, sb.ometria_url, db, tmp_path)
-        settings = type(base)(**{**base.__dict__, "admin_token": ADMIN_TOKEN, "debounce_seconds": 0.0})
+        settings = type(base)(**{**base.__dict__, "admin_token": token, "debounce_seconds": 0.0})
         woken: list[str] = []
         app = create_app(settings, publish=woken.append)
         app.config["TESTING"] = True
         syncer = Syncer(settings, settings.stores[sb.store_hash])
         syncer.resync_all()
-        yield Parity(sandbox=sb, app=app, client=app.test_client(), syncer=syncer, woken=woken)
+        yield kind(sandbox=sb, app=app, client=app.test_client(), syncer=syncer, woken=woken)
     finally:
         sb.stop()
+
+
+@pytest.fixture
+def parity(tmp_path: Path) -> Iterator[Parity]:
+    with admin_on_sandbox(tmp_path, 11, ADMIN_TOKEN, Parity) as admin:
+        yield admin
 
 
 def test_verify_and_fix_through_the_json_api(parity: Parity) -> None:

@@ -13,18 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from consumer import create_app
-from sandbox.server import Sandbox, start_sandbox
-from tests.harness import sandbox_settings
-from workers.store.migrate import upgrade
+from tests.integration.test_admin_parity import Parity, admin_on_sandbox
 from workers.store.models import Event, Ledger, StoreState
 from workers.store.storage import PRODUCT, Dirty, session_scope
-from workers.sync.flush import Syncer, drain
 
 ADMIN_TOKEN = "resync-admin-token-7d1c0a9e35b24f86"
 BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -32,32 +25,9 @@ NEVER = 999999
 
 
 @dataclass
-class Target:
-    sandbox: Sandbox
-    app: Flask
-    client: FlaskClient
-    syncer: Syncer
-    woken: list[str]
-
-    def flush(self) -> None:
-        for _report in drain(self.syncer, time.time() + 60):
-            pass
-
-    def tamper(self, pid: int, title: str) -> None:
-        """Make Ometria's copy stale behind our back: the ledger still says it is current."""
-        record = dict(self.sandbox.account.records[str(pid)])
-        record["title"] = title
-        resp = requests.post(
-            f"{self.sandbox.ometria_url}/v2/push",
-            json=[record],
-            timeout=5,
-            headers={"X-Ometria-Auth": self.sandbox.ometria_key},
-        )
-        assert resp.status_code == 200, resp.text
-
-    def dirty(self) -> dict[tuple[str, int], str]:
-        with session_scope(self.syncer.db) as s:
-            return {(d.entity, d.entity_id): d.reason for d in s.scalars(select(Dirty))}
+class Target(Parity):
+    """The admin app over the sandbox (tests/integration/test_admin_parity.py), and what a resync
+    could change."""
 
     def state(self) -> dict[str, Any]:
         """Everything a resync could change: our tables and what Ometria received. Only the time the
@@ -93,20 +63,8 @@ class Target:
 
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[Target]:
-    sb = start_sandbox(products=8, seed=12, window_seconds=3)
-    try:
-        db = f"sqlite:///{tmp_path / 'bcsync.db'}"
-        upgrade(db)
-        base, _store = sandbox_settings(sb.bc_url, sb.ometria_url, db, tmp_path)
-        settings = type(base)(**{**base.__dict__, "admin_token": ADMIN_TOKEN, "debounce_seconds": 0.0})
-        woken: list[str] = []
-        app = create_app(settings, publish=woken.append)
-        app.config["TESTING"] = True
-        syncer = Syncer(settings, settings.stores[sb.store_hash])
-        syncer.resync_all()
-        yield Target(sandbox=sb, app=app, client=app.test_client(), syncer=syncer, woken=woken)
-    finally:
-        sb.stop()
+    with admin_on_sandbox(tmp_path, 12, ADMIN_TOKEN, Target) as admin:
+        yield admin
 
 
 def wait_woken(target: Target, timeout: float = 3.0) -> None:
