@@ -9,23 +9,16 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from workers.store import dirty, events, ledger, liveness, state
 from workers.store.engine import session_scope
 from workers.store.failures import record_failure
-from workers.store.models import PRODUCT, Ledger
+from workers.store.models import PRODUCT
 
 log = logging.getLogger(__name__)
 
 # --- dirty rows ----------------------------------------------------------------------------
-
-
-def mark(url: str, store_hash: str, entity: str, ids: Iterable[int], reason: str) -> int:
-    """Mark these ids dirty (their version bumped if already dirty); returns how many."""
-    with session_scope(url) as s:
-        return dirty.mark_dirty(s, store_hash, entity, ids, reason)
 
 
 def schedule_flush(url: str, store_hash: str, due: float) -> bool:
@@ -53,20 +46,6 @@ def known_records(url: str, store_hash: str, product_ids: Sequence[int]) -> set[
     """The record ids Ometria has (per the ledger) for these products."""
     with session_scope(url) as s:
         return set(ledger.ledger_for_products(s, store_hash, product_ids))
-
-
-def pushed_since(url: str, store_hash: str, since: float) -> tuple[list[tuple[str, int, bool]], int]:
-    """What a flush started at `since` pushed — (record id, product id, active), by product and
-    record — and how many products are still dirty after it."""
-    with session_scope(url) as s:
-        q = select(Ledger.record_id, Ledger.product_id, Ledger.is_active).where(
-            Ledger.store_hash == store_hash, Ledger.pushed_at >= since
-        )
-        rows = [
-            (str(r), int(p), bool(a))
-            for r, p, a in s.execute(q.order_by(Ledger.product_id, Ledger.record_id))
-        ]
-        return rows, dirty.dirty_counts(s).get((store_hash, PRODUCT), 0)
 
 
 def repair_drift(
@@ -127,11 +106,6 @@ def file_validation_errors(url: str, store_hash: str, errors: Sequence[Validatio
 
 
 # --- webhook ids, beat, heartbeats -----------------------------------------------------------
-
-
-def prune_webhooks(url: str, older_than: float) -> int:
-    with session_scope(url) as s:
-        return state.prune_webhooks(s, older_than)
 
 
 WEBHOOK_IDS_KEPT = 3600.0  # seconds a webhook id is remembered (replay protection)

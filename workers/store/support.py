@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from workers.store import events as event_log
 from workers.store import pauses
+from workers.store.dirty import dirty_counts, mark_dirty
 from workers.store.dirty import dirty_products as _dirty_products
-from workers.store.dirty import mark_dirty
 from workers.store.engine import session_scope
 from workers.store.ledger import active_products as _active_products
 from workers.store.ledger import force_repush, ledger_for_products
 from workers.store.ledger import products_in_categories as _products_in_categories
-from workers.store.models import PRODUCT, Dirty, Event, Ledger
+from workers.store.models import PRODUCT, Event, Ledger
 
 # --- ledger and dirty rows -------------------------------------------------------------------------
 
@@ -88,13 +88,7 @@ def flush_outcome(
         pushed = [
             (r, int(p), bool(a)) for r, p, a in s.execute(q.order_by(Ledger.product_id, Ledger.record_id))
         ]
-        left = len(
-            list(
-                s.scalars(
-                    select(Dirty.entity_id).where(Dirty.store_hash == store_hash, Dirty.entity == PRODUCT)
-                )
-            )
-        )
+        left = dirty_counts(s).get((store_hash, PRODUCT), 0)
         waiting = _dirty_products(s, store_hash, product_ids) if product_ids else set()
     return pushed, left, waiting
 
